@@ -1,0 +1,99 @@
+"""Self-describing checkpoints: weights, optimiser, epoch, resolved config, analysis settings,
+normalisation stats and training history in one file, so a checkpoint alone can reconstruct.
+
+Only tensors and plain containers are stored (config and history as JSON strings), and loading
+uses ``torch.load(weights_only=True)``: a checkpoint cannot execute code when opened.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import AnalysisConfig, Config, config_from_dict, config_to_dict, ConfigError
+from .model import VAE
+from .stats import Stats
+from .store import atomic_path
+
+FORMAT = "speechvae-checkpoint-1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, unsafe or does not fit the model config."""
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """An experiment folder or a checkpoint file -> the checkpoint file."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+def save_checkpoint(path: str | Path, *, model: VAE, optimizer: torch.optim.Optimizer | None, epoch: int,
+                    cfg: Config, stats: Stats, history: list[dict]) -> None:
+    """Write atomically: a killed process leaves the previous checkpoint intact."""
+    state = {
+        "format": FORMAT,
+        "version": __version__,
+        "epoch": int(epoch),
+        "config_json": json.dumps(config_to_dict(cfg)),
+        "history_json": json.dumps(history),
+        "stats": {k: torch.as_tensor(np.asarray(v)) for k, v in stats.to_arrays().items()},
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else {},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+@dataclass
+class Checkpoint:
+    epoch: int
+    cfg: Config
+    stats: Stats
+    history: list[dict]
+    model_state: dict
+    optimizer_state: dict
+    version: str
+
+    @property
+    def analysis(self) -> AnalysisConfig:
+        return self.cfg.analysis
+
+    def build_model(self, device: str | torch.device = "cpu") -> VAE:
+        dim = len(self.stats.mcep_mean)
+        model = VAE(dim, self.cfg.model, self.cfg.loss.decoder_variance)
+        try:
+            model.load_state_dict(self.model_state)
+        except RuntimeError as e:
+            raise CheckpointError(f"checkpoint weights do not fit its model config: {str(e).splitlines()[0]}") from None
+        return model.to(device).eval()
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load safely (no pickled code runs); CheckpointError names the file on any problem."""
+    path = checkpoint_path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint here (train with `speechvae train FEATDIR -o EXPDIR`)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: refused: contains objects other than tensors and plain data "
+                              f"(unsafe or foreign checkpoint): {str(e).splitlines()[0]}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a speechvae checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+    try:
+        cfg = config_from_dict(json.loads(state["config_json"]))
+        stats = Stats.from_arrays({k: v.numpy() for k, v in state["stats"].items()}, where=str(path))
+        return Checkpoint(epoch=int(state["epoch"]), cfg=cfg, stats=stats, history=json.loads(state["history_json"]),
+                          model_state=state["model"], optimizer_state=state["optimizer"], version=state["version"])
+    except (KeyError, ConfigError, ValueError) as e:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None

@@ -1,0 +1,236 @@
+"""Typed configuration: frozen dataclasses per section, loaded from YAML.
+
+One YAML file holds every section (``analysis``, ``model``, ``init``, ``loss``, ``train``,
+``postfilter``). Unknown keys are errors (a typo must not silently fall back to a default),
+and ``--set section.key=value`` overrides are parsed with YAML rules, then checked against
+the field's type.
+
+>>> cfg = load_config(None, ["train.epochs=3", "init.scale=0.5"])
+>>> cfg.train.epochs, cfg.init.scale
+(3, 0.5)
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """WORLD analysis and mel-cepstrum settings (shared by analyze, resynth and the model)."""
+
+    fs: int = 16000  # Hz; input audio at another rate is resampled to this one
+    frame_period: float = 5.0  # ms between frames
+    f0_method: str = "harvest"  # "harvest" or "dio" (dio is refined by stonemask)
+    f0_floor: float = 71.0  # Hz, lowest F0 searched; also sets the CheapTrick FFT size
+    f0_ceil: float = 800.0  # Hz, highest F0 searched
+    highpass_hz: float = 70.0  # Hz, high-pass cut-off applied before analysis; 0 disables
+    order: int = 39  # mel-cepstrum order: order + 1 coefficients, c0 is power
+    alpha: Optional[float] = None  # all-pass constant; None -> pysptk.util.mcepalpha(fs)
+    fft_size: Optional[int] = None  # None -> pyworld.get_cheaptrick_fft_size(fs, f0_floor)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """MLP VAE layer sizes: encoder input -> hidden... -> latent, decoder mirrors it."""
+
+    hidden: tuple[int, ...] = (256, 128)
+    latent: int = 64
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """Hand initialisation of the weights (biases are zero). See ``model.init_weights``."""
+
+    scheme: str = "he"  # "seed" (std = scale / fan_out), "he" (scale*sqrt(2/fan_in)), "xavier"
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Gaussian reconstruction NLL + beta * KL."""
+
+    beta: float = 0.01  # final KL weight
+    beta_warmup_epochs: int = 0  # beta rises linearly from 0 over this many epochs
+    free_bits: float = 0.0  # nats per latent dim: KL below this floor is not penalised
+    decoder_variance: str = "per_dim"  # "unit", "per_dim" (learned), or "per_frame" (decoder head)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and data split."""
+
+    epochs: int = 15
+    lr: float = 1e-3  # Adam learning rate
+    batch_size: int = 128  # frames per step
+    seed: int = 0
+    valid_fraction: float = 0.1  # the last ceil(fraction * N) utterances (sorted ids) are held out
+    device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
+    probe_frames: int = 4096  # fixed frames used to count dead ReLU units
+
+
+@dataclass(frozen=True)
+class PostfilterConfig:
+    """Global-variance post-filter applied to reconstructions at resynthesis time."""
+
+    gv: bool = False  # scale each dim so its per-utterance variance matches the training GV
+
+
+@dataclass(frozen=True)
+class Config:
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    postfilter: PostfilterConfig = field(default_factory=PostfilterConfig)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert where lossless (int -> float)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], where) for v in value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {tp}")  # pragma: no cover
+
+
+def _section_from_dict(cls: type, data: dict, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict | None) -> Config:
+    """Build a :class:`Config` from nested plain data, validating every key and type."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping of sections, got {data!r}")
+    hints = typing.get_type_hints(Config)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigError(f"config: unknown section(s) {unknown}; known: {sorted(hints)}")
+    sections = {name: _section_from_dict(hints[name], data.get(name) or {}, name) for name in hints}
+    cfg = Config(**sections)
+    validate(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain nested dict (tuples as lists) suitable for YAML/JSON."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return {
+        s.name: {f.name: plain(getattr(getattr(cfg, s.name), f.name)) for f in dataclasses.fields(getattr(cfg, s.name))}
+        for s in dataclasses.fields(cfg)
+    }
+
+
+def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to nested plain data."""
+    data = {k: dict(v or {}) for k, v in (data or {}).items()}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2:
+            raise ConfigError(f"override {item!r}: key must be section.key, e.g. train.lr")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        data.setdefault(parts[0], {})[parts[1]] = value
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (None: all defaults) and apply ``--set`` style overrides."""
+    data: dict = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections")
+    return config_from_dict(apply_overrides(data, overrides))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    from .store import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that the type system cannot express."""
+    a = cfg.analysis
+    checks = [
+        (a.fs > 0, "analysis.fs must be > 0 Hz"),
+        (a.frame_period > 0, "analysis.frame_period must be > 0 ms"),
+        (a.f0_method in ("harvest", "dio"), "analysis.f0_method must be harvest or dio"),
+        (0 < a.f0_floor < a.f0_ceil, "need 0 < analysis.f0_floor < analysis.f0_ceil"),
+        (a.f0_ceil < a.fs / 2, "analysis.f0_ceil must be below the Nyquist frequency"),
+        (a.highpass_hz >= 0, "analysis.highpass_hz must be >= 0 (0 disables)"),
+        (a.order >= 1, "analysis.order must be >= 1"),
+        (a.alpha is None or -1 < a.alpha < 1, "analysis.alpha must be in (-1, 1)"),
+        (len(cfg.model.hidden) >= 1 and all(h > 0 for h in cfg.model.hidden), "model.hidden: positive sizes"),
+        (cfg.model.latent > 0, "model.latent must be > 0"),
+        (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
+        (cfg.init.scale > 0, "init.scale must be > 0"),
+        (cfg.loss.beta >= 0, "loss.beta must be >= 0"),
+        (cfg.loss.beta_warmup_epochs >= 0, "loss.beta_warmup_epochs must be >= 0"),
+        (cfg.loss.free_bits >= 0, "loss.free_bits must be >= 0"),
+        (cfg.loss.decoder_variance in ("unit", "per_dim", "per_frame"),
+         "loss.decoder_variance must be unit, per_dim or per_frame"),
+        (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
+        (cfg.train.lr > 0, "train.lr must be > 0"),
+        (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
+        (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg)

@@ -1,0 +1,249 @@
+"""Corpus-level analysis: find utterances, analyse them in a process pool, store, summarise.
+
+Inputs are wav files, folders (searched recursively for ``*.wav``) or list files with
+``utt_id path`` lines (Kaldi ``wav.scp`` style). The speaker of an utterance is the name of the
+folder that holds its wav file (used for the per-speaker F0/power histograms).
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .audio import AudioError
+from .config import AnalysisConfig, config_from_dict, ConfigError
+from .features import Features, resolve_analysis, wav2features
+from .stats import StatsAccumulator, Stats
+from .store import (ANALYSIS_YAML, STATS_FILE, StoreError, atomic_write_text, feature_path, read_id_list,
+                    read_manifest, write_manifest)
+
+log = logging.getLogger(__name__)
+
+
+class CorpusError(ValueError):
+    """Inputs that cannot form a corpus (no files, duplicate ids, bad list lines)."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    utt_id: str
+    path: str
+    speaker: str
+
+
+@dataclass
+class AnalysisReport:
+    rows: list[dict] = field(default_factory=list)  # manifest rows of the utterances now stored
+    analysed: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)  # one line each, naming file and cause
+
+
+def _utt(utt_id: str, path: Path | str) -> Utterance:
+    return Utterance(utt_id, str(path), Path(path).parent.name or "unknown")
+
+
+def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
+    """Expand wav files, folders and list files into utterances sorted by id.
+
+    Raises CorpusError on duplicate utterance ids, malformed list lines or no input at all.
+    A list-file entry whose path does not exist is kept: it fails at analysis with its own error.
+    """
+    utts: list[Utterance] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            utts += [_utt(w.stem, w) for w in sorted(p.rglob("*.wav")) if w.is_file()]
+        elif p.suffix.lower() == ".wav" or not p.exists():
+            utts.append(_utt(p.stem, p))
+        else:  # a list file; paths in it are used as given, relative to the current folder
+            for n, line in enumerate(p.read_text().splitlines(), 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                parts = line.split(maxsplit=1)
+                if len(parts) != 2:
+                    raise CorpusError(f"{p}:{n}: expected 'utt_id path', got {line!r}")
+                utts.append(_utt(parts[0], parts[1].strip()))
+    if not utts:
+        raise CorpusError(f"no wav files found in {[str(i) for i in inputs]}")
+    seen: dict[str, str] = {}
+    dups = []
+    for u in utts:
+        if u.utt_id in seen:
+            dups.append(f"{u.utt_id} ({seen[u.utt_id]} and {u.path})")
+        seen[u.utt_id] = u.path
+    if dups:
+        raise CorpusError("duplicate utterance ids: " + "; ".join(dups[:5]) + (" ..." if len(dups) > 5 else ""))
+    return sorted(utts, key=lambda u: u.utt_id)
+
+
+def _analyse_one(args: tuple[Utterance, str, AnalysisConfig, bool]) -> tuple[dict | None, str | None, bool]:
+    """Worker: analyse and store one utterance. Returns (manifest row, error line, was_skipped)."""
+    utt, featdir, cfg, overwrite = args
+    out = feature_path(featdir, utt.utt_id)
+    row = {"utt_id": utt.utt_id, "speaker": utt.speaker, "path": utt.path}
+    if out.exists() and not overwrite:
+        try:
+            f = Features.load(out)
+            return {**row, "frames": f.frames, "seconds": f.frames * f.frame_period / 1000.0}, None, True
+        except StoreError:
+            pass  # unreadable leftover: analyse again
+    try:
+        f = wav2features(utt.path, cfg)
+    except AudioError as e:
+        return None, str(e), False
+    except Exception as e:  # a WORLD/pysptk failure on odd input: report, keep the corpus going
+        return None, f"{utt.path}: analysis failed ({type(e).__name__}: {e})", False
+    f.save(out)
+    return {**row, "frames": f.frames, "seconds": f.frames * f.frame_period / 1000.0}, None, False
+
+
+def read_featdir_analysis(featdir: str | Path) -> AnalysisConfig:
+    """The resolved analysis config stored beside the features (``FEATDIR/analysis.yaml``)."""
+    import yaml
+
+    path = Path(featdir) / ANALYSIS_YAML
+    try:
+        return config_from_dict({"analysis": yaml.safe_load(path.read_text())["analysis"]}).analysis
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
+    except (ConfigError, KeyError, TypeError, yaml.YAMLError) as e:
+        raise CorpusError(f"{path}: unreadable analysis config ({e})") from None
+
+
+def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -> None:
+    """Refuse to mix features of two analysis configs in one folder (unless --overwrite)."""
+    if overwrite or not (featdir / ANALYSIS_YAML).exists():
+        return
+    if read_featdir_analysis(featdir) != cfg:
+        raise CorpusError(f"{featdir} holds features made with another analysis config "
+                          f"({featdir / ANALYSIS_YAML}); use --overwrite or another output folder")
+
+
+def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConfig, jobs: int = 1,
+                   overwrite: bool = False, progress: bool = True) -> AnalysisReport:
+    """Analyse every utterance into ``featdir/feats/<utt>.npz``, then write the manifest, the resolved
+    analysis config, ``stats.npz`` over all stored utterances and per-speaker F0/power histograms.
+
+    Results do not depend on ``jobs``: utterances are independent and summaries are made in id order.
+    """
+    import yaml
+
+    featdir = Path(featdir)
+    cfg = resolve_analysis(cfg)
+    featdir.mkdir(parents=True, exist_ok=True)
+    _check_featdir_config(featdir, cfg, overwrite)
+    atomic_write_text(featdir / ANALYSIS_YAML, yaml.safe_dump({"analysis": _plain(cfg)}, sort_keys=False))
+    log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
+             cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
+    report = AnalysisReport()
+    work = [(u, str(featdir), cfg, overwrite) for u in utts]
+    bar = tqdm(total=len(work), desc="analyze", unit="utt", disable=not progress)
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(_track(pool.map(_analyse_one, work, chunksize=1), bar))
+    else:
+        results = list(_track(map(_analyse_one, work), bar))
+    bar.close()
+    for row, err, skipped in results:
+        if err:
+            report.failures.append(err)
+        else:
+            report.rows.append(row)
+            report.skipped += skipped
+            report.analysed += not skipped
+    # Keep manifest rows of earlier runs into the same folder whose files are still there.
+    this_run = {r["utt_id"] for r in report.rows}
+    try:
+        earlier = [r for r in read_manifest(featdir) if r["utt_id"] not in this_run
+                   and feature_path(featdir, r["utt_id"]).exists()]
+    except StoreError:
+        earlier = []
+    rows = sorted(report.rows + earlier, key=lambda r: r["utt_id"])
+    if rows:
+        write_manifest(featdir, rows)
+        stats = stats_for(featdir, [r["utt_id"] for r in rows], cfg.order)
+        stats.save(featdir / STATS_FILE)
+        _speaker_histograms(featdir, rows, cfg)
+    return report
+
+
+def _track(it, bar):
+    for x in it:
+        bar.update(1)
+        yield x
+
+
+def _plain(cfg: AnalysisConfig) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(cfg)
+
+
+def stats_for(featdir: str | Path, utt_ids: list[str], order: int = 39) -> Stats:
+    """Streaming statistics of c1..c39 and voiced log-F0 over the given stored utterances."""
+    acc = StatsAccumulator(order)
+    for u in sorted(utt_ids):
+        f = Features.load(feature_path(featdir, u))
+        acc.add(f.mcep[:, 1:], f.f0)
+    return acc.result()
+
+
+def select_utts(featdir: str | Path, list_file: str | Path | None = None) -> list[str]:
+    """Utterance ids of ``featdir``'s manifest, optionally restricted to those in ``list_file``."""
+    ids = [r["utt_id"] for r in read_manifest(featdir)]
+    if list_file is None:
+        return ids
+    wanted = read_id_list(list_file)
+    known = set(ids)
+    missing = [u for u in wanted if u not in known]
+    if missing:
+        raise CorpusError(f"{list_file}: {len(missing)} id(s) not in {featdir}/manifest.tsv, e.g. {missing[:3]}")
+    return sorted(set(wanted))
+
+
+def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig) -> None:
+    """F0 (voiced frames) and frame-power histograms per speaker, as PNG, with a log hint for
+    choosing f0_floor/f0_ceil (the range that holds 99% of voiced frames)."""
+    from .plots import f0_power_histogram, save_figure
+
+    by_spk: dict[str, list[str]] = {}
+    for r in rows:
+        by_spk.setdefault(r["speaker"], []).append(r["utt_id"])
+    for spk, ids in sorted(by_spk.items()):
+        f0s, pows = [], []
+        for u in ids:
+            f = Features.load(feature_path(featdir, u))
+            f0s.append(f.f0[f.f0 > 0])
+            pows.append(f.power_db)
+        f0 = np.concatenate(f0s)
+        fig = f0_power_histogram(f0, np.concatenate(pows), spk, cfg.f0_floor, cfg.f0_ceil)
+        save_figure(fig, featdir / f"f0_power_hist_{spk}.png")
+        if len(f0):
+            lo, hi = np.percentile(f0, [0.5, 99.5])
+            log.info("speaker %s: used F0 range %.0f-%.0f Hz; 99%% of voiced frames lie in %.0f-%.0f Hz "
+                     "(see %s)", spk, cfg.f0_floor, cfg.f0_ceil, lo, hi, featdir / f"f0_power_hist_{spk}.png")
+        else:
+            log.warning("speaker %s: no voiced frames found with F0 range %.0f-%.0f Hz", spk, cfg.f0_floor, cfg.f0_ceil)
+
+
+def write_split_lists(utts: list[Utterance], datadir: str | Path, n_dev: int, n_eval: int) -> dict[str, int]:
+    """Fixed split by sorted utterance id: the last ``n_eval`` ids are eval, the ``n_dev`` before them
+    dev, the rest train. Writes ``all/train/dev/eval.list`` (``utt_id path`` lines) into ``datadir``.
+    With too few utterances for a held-out set, every list holds all of them (a demo, not a benchmark)."""
+    utts = sorted(utts, key=lambda u: u.utt_id)
+    if len(utts) <= n_dev + n_eval:
+        log.warning("only %d utterance(s): train, dev and eval lists all hold every utterance", len(utts))
+        parts = {"all": utts, "train": utts, "dev": utts, "eval": utts}
+    else:
+        n_train = len(utts) - n_dev - n_eval
+        parts = {"all": utts, "train": utts[:n_train], "dev": utts[n_train:n_train + n_dev],
+                 "eval": utts[n_train + n_dev:]}
+    for name, us in parts.items():
+        atomic_write_text(Path(datadir) / f"{name}.list", "".join(f"{u.utt_id} {u.path}\n" for u in us))
+    return {k: len(v) for k, v in parts.items()}

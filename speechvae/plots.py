@@ -1,0 +1,182 @@
+"""Plots people expect from spectral-VAE work. Each function returns a matplotlib Figure
+(object API, no pyplot state), so callers decide where it goes; :func:`save_figure` writes PNG.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .store import atomic_path
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    return path
+
+
+def f0_power_histogram(f0: np.ndarray, power_db: np.ndarray, speaker: str, floor: float, ceil: float) -> Figure:
+    """Histograms of voiced-frame F0 (Hz) and frame power (dB) of one speaker, with the F0 search
+    range used marked, so f0_floor / f0_ceil can be chosen from data."""
+    fig = Figure(figsize=(10, 3.5))
+    a, b = fig.subplots(1, 2)
+    a.hist(f0, bins=np.arange(0, ceil + 10, 5), color="tab:blue")
+    for v in (floor, ceil):
+        a.axvline(v, color="tab:red", ls="--")
+    a.set(xlabel="F0 of voiced frames (Hz)", ylabel="frames", title=f"{speaker}: F0 (search range {floor:.0f}-{ceil:.0f} Hz dashed)")
+    b.hist(power_db[np.isfinite(power_db)], bins=60, color="tab:green")
+    b.set(xlabel="frame power (dB)", ylabel="frames", title=f"{speaker}: frame power")
+    fig.tight_layout()
+    return fig
+
+
+def scatter(inp: np.ndarray, rec: np.ndarray, i: int, j: int) -> Figure:
+    """Input (left) vs reconstruction (right) mel-cepstra, dim i vs dim j, on identical axes.
+    inp, rec: ``(T, 40)`` with c0 in column 0, so dim k is column k."""
+    fig = Figure(figsize=(10, 4.6))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    for ax, m, name in zip(axes, (inp, rec), ("input", "reconstruction")):
+        ax.scatter(m[:, i], m[:, j], s=3, alpha=0.4, color="tab:blue" if name == "input" else "tab:orange")
+        ax.set(xlabel=f"mel-cepstrum c{i}", ylabel=f"mel-cepstrum c{j}", title=f"{name} (GV c{i}: {np.var(m[:, i]):.3g})")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def trajectory(inp: np.ndarray, rec: np.ndarray, dim: int, frame_period_ms: float, title: str = "") -> Figure:
+    """One mel-cepstrum dimension over time, input vs reconstruction."""
+    t = np.arange(len(inp)) * frame_period_ms / 1000.0
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots()
+    ax.plot(t, inp[:, dim], label="input", lw=1.2)
+    ax.plot(t, rec[:, dim], label="reconstruction", lw=1.2)
+    ax.set(xlabel="time (s)", ylabel=f"mel-cepstrum c{dim}", title=title or f"c{dim} trajectory")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _col(history: list[dict], key: str) -> np.ndarray:
+    return np.array([float(r[key]) for r in history])
+
+
+def loss_curves(history: list[dict]) -> Figure:
+    """Total, reconstruction and KL (nats/frame) per epoch, train vs valid."""
+    ep = _col(history, "epoch")
+    fig = Figure(figsize=(13, 3.6))
+    for ax, key, label in zip(fig.subplots(1, 3), ("loss", "recon", "kl"),
+                              ("total (recon + beta KL)", "reconstruction NLL", "KL(q(z|x) || p(z))")):
+        ax.plot(ep, _col(history, f"train_{key}"), label="train", marker=".")
+        ax.plot(ep, _col(history, f"valid_{key}"), label="valid", marker=".")
+        ax.set(xlabel="epoch", ylabel="nats / frame", title=label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def posterior_monitors(history: list[dict]) -> Figure:
+    """Mean mu and mean sigma of q(z|x) on the valid set, and active latent dims, per epoch."""
+    ep = _col(history, "epoch")
+    fig = Figure(figsize=(10, 3.6))
+    a, b = fig.subplots(1, 2)
+    a.plot(ep, _col(history, "mean_mu"), label="mean mu", marker=".")
+    a.plot(ep, _col(history, "mean_sigma"), label="mean sigma", marker=".")
+    a.axhline(0, color="gray", lw=0.5)
+    a.axhline(1, color="gray", lw=0.5, ls="--")
+    a.set(xlabel="epoch", ylabel="value", title="posterior q(z|x) (prior: mu 0, sigma 1)")
+    a.legend()
+    a.grid(alpha=0.3)
+    b.plot(ep, _col(history, "active_dims"), marker=".", color="tab:purple")
+    b.set(xlabel="epoch", ylabel="latent dims with KL > 0.01 nats", title="active latent dims")
+    b.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def dead_units(history: list[dict]) -> Figure:
+    """Fraction of ReLU units that are zero on every probe frame, per hidden layer, per epoch."""
+    ep = _col(history, "epoch")
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    for k in [k for k in history[0] if k.startswith("dead_")]:
+        ax.plot(ep, _col(history, k), marker=".", label=k.replace("dead_", ""))
+    ax.set(xlabel="epoch", ylabel="dead fraction", ylim=(-0.02, 1.02), title="dead ReLU units per hidden layer")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def latent_pca(mu: np.ndarray, voiced: np.ndarray) -> Figure:
+    """2-D PCA of posterior means ``(T, latent)``, coloured voiced / unvoiced."""
+    c = mu - mu.mean(axis=0)
+    _, s, vt = np.linalg.svd(c, full_matrices=False)
+    p = c @ vt[:2].T
+    ev = s**2 / max(np.sum(s**2), 1e-12)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    for mask, name, col in ((~voiced, "unvoiced", "tab:gray"), (voiced, "voiced", "tab:red")):
+        ax.scatter(p[mask, 0], p[mask, 1], s=3, alpha=0.5, label=name, color=col)
+    ax.set(xlabel=f"PC1 ({100 * ev[0]:.0f}% var)", ylabel=f"PC2 ({100 * ev[1]:.0f}% var)" if len(ev) > 1 else "PC2",
+           title="posterior means, PCA")
+    ax.legend(markerscale=4)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(values: np.ndarray, rows: list[str], cols: list[str], row_name: str, col_name: str, title: str,
+            status: np.ndarray | None = None, fmt: str = "{:.2f}") -> Figure:
+    """Grid of a figure of merit; cells whose status is not "ok" are hatched and labelled."""
+    fig = Figure(figsize=(1.2 * len(cols) + 2.5, 0.7 * len(rows) + 1.8))
+    ax = fig.subplots()
+    shown = np.ma.masked_invalid(np.where(status == "ok", values, np.nan) if status is not None else values)
+    im = ax.imshow(shown, cmap="viridis", aspect="auto")
+    fig.colorbar(im, ax=ax)
+    for r in range(len(rows)):
+        for c in range(len(cols)):
+            st = status[r, c] if status is not None else "ok"
+            if st != "ok":
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, color="lightgray", hatch="//"))
+                ax.text(c, r, st, ha="center", va="center", fontsize=8, color="black")
+            else:
+                ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", fontsize=8, color="white")
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set(xlabel=col_name, ylabel=row_name, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def rate_distortion(kl: np.ndarray, mcd: np.ndarray, labels: list[str]) -> Figure:
+    """KL (nats/frame, the rate) vs held-out MCD (dB, the distortion), one point per config."""
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
+    ax.plot(kl, mcd, marker="o")
+    for x, y, s in zip(kl, mcd, labels):
+        ax.annotate(s, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set(xlabel="rate: KL(q(z|x) || p(z)) (nats / frame)", ylabel="distortion: held-out MCD (dB)",
+           title="rate-distortion over beta")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray) -> Figure:
+    """Per-dimension global variance of data vs decodes of z ~ N(0, I) (log scale)."""
+    d = np.arange(1, len(gv_data) + 1)
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    ax.semilogy(d, gv_data, marker=".", label="data")
+    ax.semilogy(d, gv_prior, marker=".", label="decodes of z ~ N(0, I)")
+    ax.set(xlabel="mel-cepstrum dimension", ylabel="global variance", title="GV: data vs prior samples")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,62 @@
+"""What a trained model did to a feature set: per-utterance metrics (JSON) and the plots."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .features import Features
+from .metrics import summarize, utterance_metrics
+from .reconstruct import TrainedModel, encode, reconstruct
+from .store import atomic_write_text, feature_path
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sample: bool = False,
+             postfilter: bool | None = None) -> dict:
+    """MCD (dB, c1..c39, all and voiced frames) and GV ratio of reconstruction vs input.
+
+    Returns ``{"mcd_db", "mcd_voiced_db", "gv_ratio", "frames", "per_utterance": {utt: {...}},
+    "conventions": {...}}``.
+    """
+    per_utt = {}
+    for u in utt_ids:
+        f = Features.load(feature_path(featdir, u))
+        rec = reconstruct(tm, f, sample=sample, postfilter=postfilter, what=str(feature_path(featdir, u)))
+        per_utt[u] = utterance_metrics(f.mcep, rec.mcep, f.f0)
+    a = tm.cfg.analysis
+    return {**summarize(per_utt), "per_utterance": per_utt,
+            "conventions": {"fs": a.fs, "alpha": a.alpha, "order": a.order, "c0": "excluded",
+                            "z": "sampled" if sample else "posterior mean",
+                            "gv_postfilter": bool(postfilter if postfilter is not None else tm.cfg.postfilter.gv)}}
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_plots(tm: TrainedModel, history: list[dict], featdir: str | Path, utt_id: str, outdir: str | Path,
+                dims: tuple[int, int] = (1, 2), traj_dim: int = 21) -> list[Path]:
+    """scatter.png, trajectory.png (utterance ``utt_id``), loss.png, posterior.png, dead_units.png,
+    latent_pca.png into ``outdir``; returns their paths."""
+    outdir = Path(outdir)
+    f = Features.load(feature_path(featdir, utt_id))
+    order = f.order
+    for d in (*dims, traj_dim):
+        if not 1 <= d <= order:
+            raise ValueError(f"dimension {d} out of range: mel-cepstrum dims are 1..{order} (c0 is power)")
+    rec = reconstruct(tm, f, what=str(feature_path(featdir, utt_id)))
+    mu, _ = encode(tm, f)
+    figs = {
+        "scatter.png": plots.scatter(f.mcep, rec.mcep, *dims),
+        "trajectory.png": plots.trajectory(f.mcep, rec.mcep, traj_dim, f.frame_period, f"{utt_id}: c{traj_dim}"),
+        "latent_pca.png": plots.latent_pca(mu, f.vuv),
+    }
+    if history:
+        figs.update({"loss.png": plots.loss_curves(history), "posterior.png": plots.posterior_monitors(history),
+                     "dead_units.png": plots.dead_units(history)})
+    return [plots.save_figure(fig, outdir / name) for name, fig in figs.items()]

@@ -1,0 +1,127 @@
+"""On-disk storage: atomic writes, per-utterance feature files and the manifest.
+
+Feature files are ``.npz`` (numpy zip archives), chosen over HDF5 because they need no extra
+dependency, load with ``allow_pickle=False`` (no code is ever unpickled) and are written here
+byte-for-byte deterministically (fixed zip timestamps), so re-runs can be compared with ``cmp``.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a
+killed process never leaves a half-written file under its final name.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+MANIFEST = "manifest.tsv"
+FEATS_SUBDIR = "feats"
+ANALYSIS_YAML = "analysis.yaml"
+STATS_FILE = "stats.npz"
+
+
+class StoreError(ValueError):
+    """A stored file that is missing, corrupt or not of the expected form."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Serialise arrays to npz bytes deterministically (sorted names, fixed timestamps)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            arr = np.asarray(arrays[name])
+            if arr.dtype == object:
+                raise TypeError(f"array {name!r} has dtype object; refusing to pickle")
+            sub = io.BytesIO()
+            np.lib.format.write_array(sub, arr, allow_pickle=False)
+            zf.writestr(info, sub.getvalue())
+    return buf.getvalue()
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write ``arrays`` to ``path`` as a deterministic npz."""
+    atomic_write_bytes(path, npz_bytes(arrays))
+
+
+def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Load an npz without unpickling anything; raise StoreError naming the file when broken."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise StoreError(f"{path}: not a readable npz file ({e})") from None
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise StoreError(f"{path}: missing array(s) {missing}")
+    return out
+
+
+def feature_path(featdir: str | Path, utt_id: str) -> Path:
+    return Path(featdir) / FEATS_SUBDIR / f"{utt_id}.npz"
+
+
+def write_manifest(featdir: str | Path, rows: list[dict]) -> None:
+    """Write ``manifest.tsv``: utt_id, speaker, path, frames, seconds (sorted by utt_id)."""
+    lines = ["utt_id\tspeaker\tpath\tframes\tseconds"]
+    for r in sorted(rows, key=lambda r: r["utt_id"]):
+        lines.append(f"{r['utt_id']}\t{r['speaker']}\t{r['path']}\t{r['frames']}\t{r['seconds']:.3f}")
+    atomic_write_text(Path(featdir) / MANIFEST, "\n".join(lines) + "\n")
+
+
+def read_manifest(featdir: str | Path) -> list[dict]:
+    path = Path(featdir) / MANIFEST
+    if not path.is_file():
+        raise StoreError(f"{path}: no manifest; run `speechvae analyze ... -o {featdir}` first")
+    rows = []
+    lines = path.read_text().splitlines()
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        utt, spk, src, frames, secs = line.split("\t")
+        rows.append({"utt_id": utt, "speaker": spk, "path": src, "frames": int(frames), "seconds": float(secs)})
+    return rows
+
+
+def read_id_list(path: str | Path) -> list[str]:
+    """Utterance ids from a list file: the first whitespace-separated field of each line."""
+    ids = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            ids.append(line.split()[0])
+    return ids

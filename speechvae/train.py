@@ -1,0 +1,243 @@
+"""Training: data split, the epoch loop, monitors, checkpoints and resume.
+
+All frames of a split live in one tensor on the device and batches are index slices of it,
+so a step is a gather plus the network, with no per-batch numpy conversion. Shuffling and the
+reparameterisation noise of epoch e come from a generator seeded with (seed, e), so a resumed
+run replays exactly the epochs an uninterrupted one would have.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from .config import Config, config_to_dict, save_config
+from .corpus import select_utts
+from .features import Features, check_compatible
+from .model import VAE, count_parameters, init_weights, loss_terms, objective
+from .stats import Stats
+from .store import STATS_FILE, atomic_write_text, feature_path
+
+log = logging.getLogger(__name__)
+
+LOG_CSV = "log.csv"
+ACTIVE_KL_NATS = 0.01  # a latent dim is "active" when its mean KL exceeds this
+_MCD_K = 10.0 / math.log(10.0)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device=cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def split_utts(ids: list[str], valid_fraction: float, valid_ids: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Utterance-level split. With ``valid_ids`` those are held out; otherwise the last
+    ``ceil(valid_fraction * N)`` ids in sorted order. A single utterance (or fraction 0) is
+    used for both, with a warning, since there is nothing to hold out."""
+    ids = sorted(ids)
+    if valid_ids is not None:
+        held = set(valid_ids)
+        return [u for u in ids if u not in held], sorted(held & set(ids))
+    n_valid = math.ceil(valid_fraction * len(ids))
+    if n_valid == 0 or n_valid >= len(ids):
+        log.warning("no held-out utterances (N=%d, valid_fraction=%g): valid figures are on training data",
+                    len(ids), valid_fraction)
+        return ids, ids
+    return ids[:-n_valid], ids[-n_valid:]
+
+
+def load_frames(featdir: str | Path, utt_ids: list[str], stats: Stats, cfg: Config) -> np.ndarray:
+    """Normalised c1..c39 frames of the given utterances, concatenated: ``(N, 39)`` float32."""
+    out = []
+    for u in utt_ids:
+        f = Features.load(feature_path(featdir, u))
+        check_compatible(f, cfg.analysis, str(feature_path(featdir, u)))
+        out.append(stats.normalize(f.mcep[:, 1:]))
+    return np.concatenate(out).astype(np.float32)
+
+
+@dataclass
+class Data:
+    train: torch.Tensor  # (N_train, D) normalised frames on the device
+    valid: torch.Tensor  # (N_valid, D)
+    probe: torch.Tensor  # (P, D) fixed training frames for dead-unit counts
+    std: torch.Tensor  # (D,) stats std, to turn normalised errors back into mel-cepstra for MCD
+
+
+def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device,
+                 valid_list: str | Path | None = None, train_list: str | Path | None = None) -> Data:
+    ids = select_utts(featdir, train_list)
+    valid_ids = select_utts(featdir, valid_list) if valid_list else None
+    if train_list and valid_ids is not None:
+        tr, va = ids, valid_ids
+    else:
+        tr, va = split_utts(ids, cfg.train.valid_fraction, valid_ids)
+    log.info("train: %d utterances, valid: %d utterances", len(tr), len(va))
+    train = torch.from_numpy(load_frames(featdir, tr, stats, cfg)).to(device)
+    valid = torch.from_numpy(load_frames(featdir, va, stats, cfg)).to(device)
+    g = torch.Generator().manual_seed(cfg.train.seed)
+    probe_idx = torch.randperm(len(train), generator=g)[: cfg.train.probe_frames].to(device)
+    std = torch.as_tensor(stats.mcep_std, dtype=torch.float32, device=device)
+    return Data(train=train, valid=valid, probe=train[probe_idx], std=std)
+
+
+def beta_at(cfg: Config, epoch: int) -> float:
+    """KL weight of (1-based) ``epoch``: linear warm-up from 0 to loss.beta over beta_warmup_epochs."""
+    w = cfg.loss.beta_warmup_epochs
+    return cfg.loss.beta * (min(1.0, epoch / w) if w > 0 else 1.0)
+
+
+def build_model(cfg: Config, dim: int, device: torch.device) -> VAE:
+    model = VAE(dim, cfg.model, cfg.loss.decoder_variance)
+    init_weights(model, cfg.init, generator=torch.Generator().manual_seed(cfg.train.seed))
+    return model.to(device)
+
+
+def train_epoch(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, epoch: int,
+                beta: float) -> dict:
+    """One pass over ``x`` (N, D) in shuffled batches; returns mean loss terms per frame."""
+    model.train()
+    g = torch.Generator(device=x.device).manual_seed(cfg.train.seed * 100_003 + epoch)
+    perm = torch.randperm(len(x), generator=g, device=x.device)
+    sums = torch.zeros(3, device=x.device, dtype=torch.float64)
+    bs = cfg.train.batch_size
+    for i in range(0, len(x), bs):
+        xb = x[perm[i:i + bs]]
+        eps = torch.randn(len(xb), cfg.model.latent, generator=g, device=x.device)
+        out = model(xb, eps)
+        terms = loss_terms(xb, out)
+        loss = objective(terms, beta, cfg.loss.free_bits)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():  # sums stay on the device: one host sync per epoch, not per batch
+            sums += torch.stack([terms.recon.sum() + beta * terms.kl.sum(), terms.recon.sum(), terms.kl.sum()]).double()
+    loss_sum, rec, kl = (sums / len(x)).tolist()
+    return {"train_loss": loss_sum, "train_recon": rec, "train_kl": kl}
+
+
+@torch.no_grad()
+def evaluate_epoch(model: VAE, data: Data, cfg: Config, beta: float) -> dict:
+    """Validation ELBO terms (fixed noise), held-out MCD of the posterior-mean reconstruction (dB,
+    c1..c39), mean mu / mean sigma of q(z|x), active latent dims and dead ReLU fraction per layer."""
+    model.eval()
+    x = data.valid
+    g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
+    out = model(x, torch.randn(len(x), cfg.model.latent, generator=g, device=x.device))
+    terms = loss_terms(x, out)
+    mean_out = model(x)  # z = mu
+    err = (x - mean_out.x_mean) * data.std
+    mcd = (_MCD_K * torch.sqrt(2.0 * (err**2).sum(dim=1))).mean()
+    probe = model(data.probe)
+    dead = [float((h.amax(dim=0) <= 0).float().mean()) for h in probe.hidden]
+    row = {
+        "valid_loss": float(terms.recon.mean() + beta * terms.kl.mean()),
+        "valid_recon": float(terms.recon.mean()),
+        "valid_kl": float(terms.kl.mean()),
+        "valid_mcd_db": float(mcd),
+        "mean_mu": float(out.mu.mean()),
+        "mean_sigma": float(torch.exp(0.5 * out.logvar).mean()),
+        "active_dims": int((terms.kl_per_dim > ACTIVE_KL_NATS).sum()),
+    }
+    n_enc = len(cfg.model.hidden)
+    for i, d in enumerate(dead):
+        name = f"dead_enc{i + 1}" if i < n_enc else f"dead_dec{i - n_enc + 1}"
+        row[name] = d
+    return row
+
+
+def write_log_csv(path: Path, history: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(history[0]))
+    w.writeheader()
+    for r in history:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_log_csv(path: str | Path) -> list[dict]:
+    with open(path) as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _same_run(a: Config, b: Config) -> bool:
+    """Resuming is allowed when only train.epochs / train.device differ."""
+    norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, device="auto"))
+    return norm(a) == norm(b)
+
+
+def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str | Path | None = None,
+        resume: bool = False, valid_list: str | Path | None = None, train_list: str | Path | None = None,
+        progress: bool = True) -> list[dict]:
+    """Train a VAE on ``featdir`` into ``expdir`` (checkpoint.pt, log.csv, config.yaml).
+
+    Returns the per-epoch history (the rows of log.csv).
+    Raises TrainingDiverged if the loss becomes non-finite; the last good checkpoint stays.
+    """
+    featdir, expdir = Path(featdir), Path(expdir)
+    expdir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.train.device)
+    torch.manual_seed(cfg.train.seed)
+    ckpt_file = expdir / CHECKPOINT_NAME
+    history: list[dict] = []
+    start_epoch = 1
+    if resume and ckpt_file.exists():
+        ck = load_checkpoint(ckpt_file)
+        if not _same_run(ck.cfg, cfg):
+            raise CheckpointError(f"{ckpt_file}: made with another config; resume needs the same config "
+                                  "(only train.epochs may change)")
+        stats = ck.stats
+    else:
+        if ckpt_file.exists() and not resume:
+            log.warning("%s exists and will be overwritten (use --resume to continue it)", ckpt_file)
+        ck = None
+        stats = Stats.load(stats_path or featdir / STATS_FILE)
+    data = prepare_data(featdir, cfg, stats, device, valid_list, train_list)
+    model = build_model(cfg, data.train.shape[1], device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    if ck is not None:
+        model.load_state_dict(ck.model_state)
+        opt.load_state_dict(ck.optimizer_state)
+        history, start_epoch = ck.history, ck.epoch + 1
+        log.info("resuming %s at epoch %d", ckpt_file, start_epoch)
+    save_config(cfg, expdir / "config.yaml")
+    log.info("VAE %d parameters, %d train / %d valid frames on %s; init %s x%g, beta %g, decoder variance %s",
+             count_parameters(model), len(data.train), len(data.valid), device, cfg.init.scheme, cfg.init.scale,
+             cfg.loss.beta, cfg.loss.decoder_variance)
+    elapsed0 = history[-1]["elapsed_s"] if history else 0.0
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        beta = beta_at(cfg, epoch)
+        row = {"epoch": epoch, "elapsed_s": 0.0, "beta": beta}
+        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta))
+        row.update(evaluate_epoch(model, data, cfg, beta))
+        row["elapsed_s"] = elapsed0 + time.perf_counter() - t0
+        if not all(math.isfinite(v) for v in row.values()):
+            raise TrainingDiverged(
+                f"epoch {epoch}: loss became non-finite (train {row['train_loss']}, valid {row['valid_loss']}); "
+                f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). "
+                f"The last good checkpoint ({ckpt_file}, epoch {epoch - 1}) is kept.")
+        history.append(row)
+        save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history)
+        write_log_csv(expdir / LOG_CSV, history)
+        bar.set_postfix(loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
+                        mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")
+    return history
