@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config, config_to_dict, save_config
-from .corpus import select_utts
-from .features import Features, check_compatible
+from .corpus import read_featdir_analysis, select_utts
+from .features import Features, check_compatible, resolve_analysis
 from .model import VAE, count_parameters, init_weights, loss_terms, objective
 from .stats import Stats
 from .store import STATS_FILE, atomic_write_text, feature_path
@@ -193,6 +193,12 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     """
     featdir, expdir = Path(featdir), Path(expdir)
     expdir.mkdir(parents=True, exist_ok=True)
+    # The model's analysis settings are those its features were made with (stored beside them),
+    # so resynthesis through the checkpoint uses the right fs / alpha / FFT size.
+    feat_analysis = read_featdir_analysis(featdir)
+    if feat_analysis != resolve_analysis(cfg.analysis):
+        log.info("analysis settings taken from %s/analysis.yaml (fs %d Hz)", featdir, feat_analysis.fs)
+    cfg = dataclasses.replace(cfg, analysis=feat_analysis)
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     ckpt_file = expdir / CHECKPOINT_NAME

@@ -18,6 +18,7 @@ tag=${tag:-$(basename "${conf}" .yaml)}
 name=${name:?run.sh must set name}
 workdir=${workdir:-data/${name}}
 train_args=${train_args:-}
+analyze_args=${analyze_args:-}
 
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj J] [--conf FILE] [--tag TAG] [--workdir DIR] ${extra_usage:-}
   stages: 0 data, 1 analyze, 2 stats, 3 train, 4 resynth, 5 evaluate/plot"
@@ -50,7 +51,8 @@ fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     say 1 "analyze: ${datadir}/all.list -> ${featdir}"
-    speechvae analyze "${datadir}/all.list" -o "${featdir}" --config "${conf}" -j "${nj}"
+    # shellcheck disable=SC2086
+    speechvae analyze "${datadir}/all.list" -o "${featdir}" --config "${conf}" -j "${nj}" ${analyze_args}
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then

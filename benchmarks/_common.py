@@ -1,0 +1,35 @@
+"""Shared helpers for the benchmark scripts (not part of the package)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
+
+
+def corpus_or_exit(name: str) -> Path:
+    d = CORPORA / name
+    if not d.is_dir():
+        sys.exit(f"benchmark needs {d} (the shared corpora beside the checkout); not found")
+    return d
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A GitHub-markdown table."""
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def aishell_features(jobs: int = 2) -> Path:
+    """Analyse the AISHELL-1 speaker once into data/bench/aishell1_S0913 (re-runs skip done files)."""
+    from speechvae.config import AnalysisConfig
+    from speechvae.corpus import analyze_corpus, collect_inputs
+
+    out = ROOT / "data" / "bench" / "aishell1_S0913"
+    rep = analyze_corpus(collect_inputs([corpus_or_exit("aishell1_S0913")]), out, AnalysisConfig(), jobs=jobs)
+    if rep.failures:
+        sys.exit(f"analysis failures: {rep.failures}")
+    return out

@@ -1,0 +1,187 @@
+"""Training, checkpoints, resume, reconstruction and the model-side CLI commands."""
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechvae import train as train_mod
+from speechvae.checkpoint import CheckpointError, load_checkpoint
+from speechvae.cli import main
+from speechvae.config import AnalysisConfig
+from speechvae.corpus import analyze_corpus, collect_inputs
+from speechvae.features import Features
+from speechvae.reconstruct import gv_postfilter, load_model, reconstruct
+from speechvae.train import TrainingDiverged, fit, read_log_csv
+
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def featdir(tmp_path_factory, example_wav):
+    """The pysptk utterance cut into three utterances (the last one is held out)."""
+    root = tmp_path_factory.mktemp("corpus")
+    x, fs = sf.read(example_wav)
+    wavs = root / "spk"
+    wavs.mkdir()
+    for i, part in enumerate(np.array_split(x, 3)):
+        sf.write(wavs / f"part{i}.wav", part, fs)
+    out = root / "feats"
+    rep = analyze_corpus(collect_inputs([wavs]), out, AnalysisConfig(), progress=False)
+    assert not rep.failures
+    return out
+
+
+def _cfg(**kw):
+    return tiny_config(**{"train.valid_fraction": 0.34, **kw})
+
+
+def test_training_lowers_valid_loss_and_logs_monitors(featdir, tmp_path):
+    hist = fit(featdir, tmp_path / "exp", _cfg(**{"train.epochs": 8}), progress=False)
+    assert len(hist) == 8
+    assert hist[-1]["valid_loss"] < hist[0]["valid_loss"] - 5
+    assert hist[-1]["valid_mcd_db"] < hist[0]["valid_mcd_db"]
+    rows = read_log_csv(tmp_path / "exp" / "log.csv")
+    keys = {"train_loss", "train_recon", "train_kl", "valid_loss", "valid_recon", "valid_kl", "valid_mcd_db",
+            "mean_mu", "mean_sigma", "active_dims", "dead_enc1", "dead_enc2", "dead_dec1", "dead_dec2"}
+    assert keys <= set(rows[0]) and len(rows) == 8
+    for r in rows:
+        assert r["train_loss"] == pytest.approx(r["train_recon"] + r["beta"] * r["train_kl"], rel=1e-3)
+        assert 0 <= r["dead_enc1"] <= 1 and 0 <= r["active_dims"] <= 8 and r["mean_sigma"] > 0
+
+
+def test_seeded_runs_are_identical(featdir, tmp_path):
+    a = fit(featdir, tmp_path / "a", _cfg(), progress=False)
+    b = fit(featdir, tmp_path / "b", _cfg(), progress=False)
+    assert [r["valid_loss"] for r in a] == [r["valid_loss"] for r in b]
+    c = fit(featdir, tmp_path / "c", _cfg(**{"train.seed": 1}), progress=False)
+    assert [r["valid_loss"] for r in a] != [r["valid_loss"] for r in c]
+
+
+def test_resume_equals_uninterrupted(featdir, tmp_path):
+    fit(featdir, tmp_path / "full", _cfg(**{"train.epochs": 4}), progress=False)
+    fit(featdir, tmp_path / "cut", _cfg(**{"train.epochs": 2}), progress=False)
+    hist = fit(featdir, tmp_path / "cut", _cfg(**{"train.epochs": 4}), resume=True, progress=False)
+    assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
+    full, cut = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "cut")
+    for k, v in full.model_state.items():
+        torch.testing.assert_close(cut.model_state[k], v, rtol=0, atol=0)
+
+
+def test_resume_with_another_config_is_refused(featdir, tmp_path):
+    fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
+    with pytest.raises(CheckpointError, match="another config"):
+        fit(featdir, tmp_path / "e", _cfg(**{"model.latent": 4}), resume=True, progress=False)
+
+
+def test_checkpoint_alone_reconstructs_identically(featdir, tmp_path):
+    fit(featdir, tmp_path / "e", _cfg(), progress=False)
+    f = Features.load(featdir / "feats" / "part2.npz")
+    a = reconstruct(load_model(tmp_path / "e"), f)
+    moved = tmp_path / "elsewhere.pt"
+    os.replace(tmp_path / "e" / "checkpoint.pt", moved)  # no config.yaml, no stats file beside it
+    b = reconstruct(load_model(moved), f)
+    np.testing.assert_array_equal(a.mcep, b.mcep)
+    np.testing.assert_array_equal(a.mcep[:, 0], f.mcep[:, 0])  # c0 kept
+    assert not np.allclose(a.mcep[:, 1:], f.mcep[:, 1:])
+    s = reconstruct(load_model(moved), f, sample=True, seed=3)
+    assert not np.array_equal(s.mcep, a.mcep)
+
+
+def test_divergence_stops_with_advice_and_keeps_last_good_checkpoint(featdir, tmp_path, monkeypatch):
+    fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 2}), progress=False)
+    good = (tmp_path / "e" / "checkpoint.pt").read_bytes()
+    real = train_mod.train_epoch
+
+    def exploding(model, opt, x, cfg, epoch, beta):
+        row = real(model, opt, x, cfg, epoch, beta)
+        return {**row, "train_loss": float("nan")} if epoch == 3 else row
+
+    monkeypatch.setattr(train_mod, "train_epoch", exploding)
+    with pytest.raises(TrainingDiverged, match=r"epoch 3: .*smaller init.scale .*train.lr"):
+        fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 4}), resume=True, progress=False)
+    assert (tmp_path / "e" / "checkpoint.pt").read_bytes() == good
+    assert load_checkpoint(tmp_path / "e").epoch == 2
+
+
+def test_huge_init_diverges_with_clear_error(featdir, tmp_path):
+    with pytest.raises(TrainingDiverged, match="epoch 1"):
+        fit(featdir, tmp_path / "e", _cfg(**{"init.scheme": "seed", "init.scale": 1e30}), progress=False)
+    assert not (tmp_path / "e" / "checkpoint.pt").exists()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+def test_malicious_pickle_checkpoint_is_refused(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    p = tmp_path / "checkpoint.pt"
+    torch.save({"format": "speechvae-checkpoint-1", "payload": _Evil()}, p)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(p)
+    assert not marker.exists()
+    with open(tmp_path / "plain.pt", "wb") as f:
+        pickle.dump(_Evil(), f)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "plain.pt")
+    assert not marker.exists()
+
+
+def test_truncated_and_foreign_checkpoints(featdir, tmp_path):
+    fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
+    data = (tmp_path / "e" / "checkpoint.pt").read_bytes()
+    (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "t.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a speechvae checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "nothing")
+
+
+def test_checkpoint_whose_weights_do_not_fit_its_config(featdir, tmp_path):
+    fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
+    state = torch.load(tmp_path / "e" / "checkpoint.pt", weights_only=True)
+    cfg = json.loads(state["config_json"])
+    cfg["model"]["latent"] = 5
+    state["config_json"] = json.dumps(cfg)
+    torch.save(state, tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="do not fit its model config"):
+        load_checkpoint(tmp_path / "x.pt").build_model()
+
+
+def test_gv_postfilter_restores_training_gv():
+    rng = np.random.default_rng(0)
+    y = 0.3 * rng.normal(size=(400, 39)) + 2
+    target = np.linspace(0.5, 2, 39)
+    out = gv_postfilter(y, target)
+    np.testing.assert_allclose(out.var(0), target, rtol=1e-10)
+    np.testing.assert_allclose(out.mean(0), y.mean(0))
+
+
+def test_model_cli_commands(featdir, tmp_path):
+    exp = tmp_path / "exp"
+    sets = ["--set", "model.hidden=[32,16]", "--set", "model.latent=8", "--set", "train.valid_fraction=0.34"]
+    assert main(["train", str(featdir), "-o", str(exp), "--epochs", "3", *sets]) == 0
+    assert load_checkpoint(exp).epoch == 3
+    assert main(["train", str(featdir), "-o", str(exp), "--epochs", "4", "--resume", *sets]) == 0
+    assert load_checkpoint(exp).epoch == 4
+    assert main(["reconstruct", "--model", str(exp), str(featdir), "-o", str(tmp_path / "rec")]) == 0
+    rec = Features.load(tmp_path / "rec" / "feats" / "part0.npz")
+    assert rec.mcep.shape == Features.load(featdir / "feats" / "part0.npz").mcep.shape
+    assert main(["evaluate", "--model", str(exp), str(featdir), "-o", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert set(m["per_utterance"]) == {"part0", "part1", "part2"} and 0 < m["mcd_db"] < 20 and 0 < m["gv_ratio"]
+    assert main(["resynth", "--model", str(exp), str(featdir / "feats" / "part1.npz"), "-o", str(tmp_path / "w")]) == 0
+    assert sf.info(tmp_path / "w" / "part1.wav").samplerate == 16000
+    assert main(["plot", "--model", str(exp), str(featdir), "-o", str(tmp_path / "p"), "--dims", "2", "5"]) == 0
+    for name in ("scatter", "trajectory", "loss", "posterior", "dead_units", "latent_pca"):
+        assert (tmp_path / "p" / f"{name}.png").stat().st_size > 5000
+    assert main(["plot", "--model", str(exp), str(featdir), "-o", str(tmp_path / "p"), "--traj-dim", "40"]) == 2
