@@ -124,7 +124,7 @@ def highpass(x: np.ndarray, fs: int, cutoff_hz: float) -> np.ndarray:
     """Zero-phase 4th-order Butterworth high-pass (removes rumble that confuses F0 estimation)."""
     sos = butter(4, cutoff_hz, btype="highpass", fs=fs, output="sos")
     padlen = min(len(x) - 1, 3 * (2 * len(sos) + 1))
-    return sosfiltfilt(sos, x, padlen=padlen)
+    return np.ascontiguousarray(sosfiltfilt(sos, x, padlen=padlen))  # pyworld needs C order
 
 
 def analyze_waveform(x: np.ndarray, cfg: AnalysisConfig) -> Features:
@@ -132,7 +132,7 @@ def analyze_waveform(x: np.ndarray, cfg: AnalysisConfig) -> Features:
     cfg = resolve_analysis(cfg)
     x = np.ascontiguousarray(x, dtype=np.float64)
     if cfg.highpass_hz > 0:
-        x = np.ascontiguousarray(highpass(x, cfg.fs, cfg.highpass_hz))
+        x = highpass(x, cfg.fs, cfg.highpass_hz)
     f0, t = extract_f0(x, cfg)
     sp = pyworld.cheaptrick(x, f0, t, cfg.fs, f0_floor=cfg.f0_floor, fft_size=cfg.fft_size)
     ap = pyworld.d4c(x, f0, t, cfg.fs, fft_size=cfg.fft_size)

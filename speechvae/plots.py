@@ -144,7 +144,8 @@ def heatmap(values: np.ndarray, rows: list[str], cols: list[str], row_name: str,
             st = status[r, c] if status is not None else "ok"
             if st != "ok":
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True, color="lightgray", hatch="//"))
-                ax.text(c, r, st, ha="center", va="center", fontsize=8, color="black")
+                label = st if not np.isfinite(values[r, c]) else f"{st}\n{fmt.format(values[r, c])}"
+                ax.text(c, r, label, ha="center", va="center", fontsize=8, color="black")
             else:
                 ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", fontsize=8, color="white")
     ax.set_xticks(range(len(cols)), cols)
