@@ -6,17 +6,16 @@ folder that holds its wav file (used for the per-speaker F0/power histograms).
 """
 from __future__ import annotations
 
+import functools
 import logging
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from .audio import AudioError
 from .config import AnalysisConfig, config_from_dict, ConfigError
 from .features import Features, resolve_analysis, wav2features
+from .parallel import Runner, task_runner
 from .stats import StatsAccumulator, Stats
 from .store import (ANALYSIS_YAML, STATS_FILE, StoreError, atomic_write_text, feature_path, read_id_list,
                     read_manifest, write_manifest)
@@ -126,11 +125,13 @@ def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -
 
 
 def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConfig, jobs: int = 1,
-                   overwrite: bool = False, progress: bool = True) -> AnalysisReport:
+                   overwrite: bool = False, progress: bool = True, scheduler: str | None = None) -> AnalysisReport:
     """Analyse every utterance into ``featdir/feats/<utt>.npz``, then write the manifest, the resolved
     analysis config, ``stats.npz`` over all stored utterances and per-speaker F0/power histograms.
 
-    Results do not depend on ``jobs``: utterances are independent and summaries are made in id order.
+    Results do not depend on ``jobs`` or ``scheduler`` (None: local process pool of ``jobs``;
+    "local" or "tcp://HOST:PORT": Dask): utterances are independent, statistics are merged from
+    fixed partitions in id order.
     """
     import yaml
 
@@ -141,15 +142,21 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     atomic_write_text(featdir / ANALYSIS_YAML, yaml.safe_dump({"analysis": _plain(cfg)}, sort_keys=False))
     log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
              cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
-    report = AnalysisReport()
     work = [(u, str(featdir), cfg, overwrite) for u in utts]
-    bar = tqdm(total=len(work), desc="analyze", unit="utt", disable=not progress)
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(_track(pool.map(_analyse_one, work, chunksize=1), bar))
-    else:
-        results = list(_track(map(_analyse_one, work), bar))
-    bar.close()
+    with task_runner(jobs, scheduler) as run:
+        results = run(_analyse_one, work, desc="analyze", progress=progress)
+        report = _collect(results)
+        rows = _manifest_rows(featdir, report)
+        if rows:
+            write_manifest(featdir, rows)
+            stats_for(featdir, [r["utt_id"] for r in rows], cfg.order, run=run).save(featdir / STATS_FILE)
+    if rows:
+        _speaker_histograms(featdir, rows, cfg)
+    return report
+
+
+def _collect(results: list) -> AnalysisReport:
+    report = AnalysisReport()
     for row, err, skipped in results:
         if err:
             report.failures.append(err)
@@ -157,26 +164,18 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
             report.rows.append(row)
             report.skipped += skipped
             report.analysed += not skipped
-    # Keep manifest rows of earlier runs into the same folder whose files are still there.
+    return report
+
+
+def _manifest_rows(featdir: Path, report: AnalysisReport) -> list[dict]:
+    """This run's rows plus those of earlier runs into the same folder whose files are still there."""
     this_run = {r["utt_id"] for r in report.rows}
     try:
         earlier = [r for r in read_manifest(featdir) if r["utt_id"] not in this_run
                    and feature_path(featdir, r["utt_id"]).exists()]
     except StoreError:
         earlier = []
-    rows = sorted(report.rows + earlier, key=lambda r: r["utt_id"])
-    if rows:
-        write_manifest(featdir, rows)
-        stats = stats_for(featdir, [r["utt_id"] for r in rows], cfg.order)
-        stats.save(featdir / STATS_FILE)
-        _speaker_histograms(featdir, rows, cfg)
-    return report
-
-
-def _track(it, bar):
-    for x in it:
-        bar.update(1)
-        yield x
+    return sorted(report.rows + earlier, key=lambda r: r["utt_id"])
 
 
 def _plain(cfg: AnalysisConfig) -> dict:
@@ -185,13 +184,33 @@ def _plain(cfg: AnalysisConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def stats_for(featdir: str | Path, utt_ids: list[str], order: int = 39) -> Stats:
-    """Streaming statistics of c1..c39 and voiced log-F0 over the given stored utterances."""
+STATS_PARTITION = 32  # utterances per partial-statistics task
+
+
+def _partial_stats(args: tuple[str, list[str], int]) -> StatsAccumulator:
+    """Worker: statistics of one partition of utterances (their frames never leave the worker)."""
+    featdir, ids, order = args
     acc = StatsAccumulator(order)
-    for u in sorted(utt_ids):
+    for u in ids:
         f = Features.load(feature_path(featdir, u))
         acc.add(f.mcep[:, 1:], f.f0)
-    return acc.result()
+    return acc
+
+
+def stats_for(featdir: str | Path, utt_ids: list[str], order: int = 39, *, run: Runner | None = None) -> Stats:
+    """Statistics of c1..c39 and voiced log-F0 over the given stored utterances.
+
+    The sorted ids are cut into fixed partitions; each partition's (count, mean, M2) is computed
+    where the work runs and the partials are merged left to right (Chan et al.), so the result is
+    the same bytes whatever the backend, and no node ever holds the whole corpus.
+    """
+    ids = sorted(utt_ids)
+    parts = [(str(featdir), ids[i:i + STATS_PARTITION], order) for i in range(0, len(ids), STATS_PARTITION)]
+    if run is None:
+        partials = [_partial_stats(p) for p in parts]
+    else:
+        partials = run(_partial_stats, parts)
+    return functools.reduce(StatsAccumulator.merge, partials).result()
 
 
 def select_utts(featdir: str | Path, list_file: str | Path | None = None) -> list[str]:

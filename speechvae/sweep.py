@@ -11,12 +11,12 @@ import itertools
 import logging
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from .parallel import task_runner
 from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,6 @@ def _run_cell(args: tuple) -> dict:
 def run_sweep(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, config: str | None = None,
               overrides: list[str] | None = None, jobs: int = 1, progress: bool = True) -> list[dict]:
     """Train every cell of ``grid`` (cartesian product) and write sweep.csv and heatmaps."""
-    from tqdm import tqdm
-
     outdir = Path(outdir)
     base = config_to_dict(load_config(config, overrides))
     keys = list(grid)
@@ -89,18 +87,8 @@ def run_sweep(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *,
     threads = 1 if jobs > 1 else torch.get_num_threads()  # parallel cells: one thread each
     work = [(str(featdir), str(outdir), base, c, threads) for c in cells]
     log.info("sweep: %d cells over %s, %d at a time", len(cells), keys, jobs)
-    with tqdm(total=len(work), desc="sweep", unit="cell", disable=not progress) as bar:
-        if jobs > 1:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                rows = []
-                for r in pool.map(_run_cell, work):
-                    rows.append(r)
-                    bar.update(1)
-        else:
-            rows = []
-            for w in work:
-                rows.append(_run_cell(w))
-                bar.update(1)
+    with task_runner(jobs) as run:
+        rows = run(_run_cell, work, desc="sweep", progress=progress)
     write_csv(outdir / "sweep.csv", rows)
     write_heatmaps(outdir, rows, grid)
     return rows
