@@ -129,6 +129,13 @@ def _model_args(p, required=True):
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
+def _reconstruction_args(p):
+    p.add_argument("--list", help="only these utterance ids (first field of each line), for feature folders")
+    p.add_argument("--sample", action="store_true", help="decode z ~ q(z|x) instead of the posterior mean")
+    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None,
+                   help="GV post-filter on reconstructions (default: the model's postfilter.gv)")
+
+
 def _feature_files(items: list[str], list_file: str | None = None) -> list[tuple[str, Path, object]]:
     """FEATDIRs (their manifest, optionally filtered by a list) and single .npz files ->
     (utt, path, the folder's stored AnalysisConfig or None for a lone file)."""
@@ -148,11 +155,9 @@ def _feature_files(items: list[str], list_file: str | None = None) -> list[tuple
 
 def reconstruct_add(p):
     _model_args(p)
+    _reconstruction_args(p)
     p.add_argument("featdir")
     p.add_argument("-o", "--output", required=True, help="output feature folder")
-    p.add_argument("--list", help="only these utterance ids")
-    p.add_argument("--sample", action="store_true", help="decode z ~ q(z|x) instead of the posterior mean")
-    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None, help="postfilter.gv")
 
 
 def reconstruct_run(args) -> int:
@@ -177,9 +182,7 @@ def resynth_add(p):
     p.add_argument("features", nargs="+", help="feature folders or .npz feature files")
     p.add_argument("-o", "--output", required=True, help="wav folder")
     _model_args(p, required=False)
-    p.add_argument("--list", help="only these utterance ids (for feature folders)")
-    p.add_argument("--sample", action="store_true", help="with --model: decode z ~ q(z|x)")
-    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None, help="postfilter.gv")
+    _reconstruction_args(p)
 
 
 def resynth_run(args) -> int:
@@ -204,11 +207,9 @@ def resynth_run(args) -> int:
 
 def evaluate_add(p):
     _model_args(p)
+    _reconstruction_args(p)
     p.add_argument("featdir")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
-    p.add_argument("--list", help="only these utterance ids (e.g. the evaluation list)")
-    p.add_argument("--sample", action="store_true")
-    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None, help="postfilter.gv")
 
 
 def evaluate_run(args) -> int:

@@ -246,10 +246,11 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
         row.update(evaluate_epoch(model, data, cfg, beta))
         row["elapsed_s"] = elapsed0 + time.perf_counter() - t0
         if not all(math.isfinite(v) for v in row.values()):
+            kept = (f"The last good checkpoint ({ckpt_file}, epoch {epoch - 1}) is kept." if epoch > 1
+                    else "No checkpoint was written.")
             raise TrainingDiverged(
                 f"epoch {epoch}: loss became non-finite (train {row['train_loss']}, valid {row['valid_loss']}); "
-                f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). "
-                f"The last good checkpoint ({ckpt_file}, epoch {epoch - 1}) is kept.")
+                f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). {kept}")
         history.append(row)
         save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history)
         write_log_csv(expdir / LOG_CSV, history)
