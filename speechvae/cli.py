@@ -161,6 +161,7 @@ def reconstruct_add(p):
 
 
 def reconstruct_run(args) -> int:
+    from .corpus import write_featdir_analysis
     from .features import Features
     from .reconstruct import load_model, reconstruct
     from .store import feature_path, write_manifest
@@ -174,6 +175,7 @@ def reconstruct_run(args) -> int:
         rows.append({"utt_id": utt, "speaker": "-", "path": str(path), "frames": f.frames,
                      "seconds": f.frames * f.frame_period / 1000})
     write_manifest(args.output, rows)
+    write_featdir_analysis(args.output, tm.cfg.analysis)  # so resynth/evaluate accept the folder
     log.info("%d reconstructions -> %s", len(rows), args.output)
     return 0
 

@@ -6,12 +6,14 @@ folder that holds its wav file (used for the per-speaker F0/power histograms).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from .audio import AudioError
 from .config import AnalysisConfig, config_from_dict, ConfigError
 from .features import Features, resolve_analysis, wav2features
@@ -104,8 +106,6 @@ def _analyse_one(args: tuple[Utterance, str, AnalysisConfig, bool]) -> tuple[dic
 
 def read_featdir_analysis(featdir: str | Path) -> AnalysisConfig:
     """The resolved analysis config stored beside the features (``FEATDIR/analysis.yaml``)."""
-    import yaml
-
     path = Path(featdir) / ANALYSIS_YAML
     try:
         return config_from_dict({"analysis": yaml.safe_load(path.read_text())["analysis"]}).analysis
@@ -113,6 +113,12 @@ def read_featdir_analysis(featdir: str | Path) -> AnalysisConfig:
         raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
     except (ConfigError, KeyError, TypeError, yaml.YAMLError) as e:
         raise CorpusError(f"{path}: unreadable analysis config ({e})") from None
+
+
+def write_featdir_analysis(featdir: str | Path, cfg: AnalysisConfig) -> None:
+    """Store the resolved analysis config beside features (read back by :func:`read_featdir_analysis`)."""
+    atomic_write_text(Path(featdir) / ANALYSIS_YAML,
+                      yaml.safe_dump({"analysis": dataclasses.asdict(resolve_analysis(cfg))}, sort_keys=False))
 
 
 def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -> None:
@@ -133,13 +139,11 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     "local" or "tcp://HOST:PORT": Dask): utterances are independent, statistics are merged from
     fixed partitions in id order.
     """
-    import yaml
-
     featdir = Path(featdir)
     cfg = resolve_analysis(cfg)
     featdir.mkdir(parents=True, exist_ok=True)
     _check_featdir_config(featdir, cfg, overwrite)
-    atomic_write_text(featdir / ANALYSIS_YAML, yaml.safe_dump({"analysis": _plain(cfg)}, sort_keys=False))
+    write_featdir_analysis(featdir, cfg)
     log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
              cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
     work = [(u, str(featdir), cfg, overwrite) for u in utts]
@@ -176,12 +180,6 @@ def _manifest_rows(featdir: Path, report: AnalysisReport) -> list[dict]:
     except StoreError:
         earlier = []
     return sorted(report.rows + earlier, key=lambda r: r["utt_id"])
-
-
-def _plain(cfg: AnalysisConfig) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(cfg)
 
 
 STATS_PARTITION = 32  # utterances per partial-statistics task

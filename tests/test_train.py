@@ -176,6 +176,8 @@ def test_model_cli_commands(featdir, tmp_path):
     assert main(["reconstruct", "--model", str(exp), str(featdir), "-o", str(tmp_path / "rec")]) == 0
     rec = Features.load(tmp_path / "rec" / "feats" / "part0.npz")
     assert rec.mcep.shape == Features.load(featdir / "feats" / "part0.npz").mcep.shape
+    assert main(["resynth", str(tmp_path / "rec"), "-o", str(tmp_path / "wrec")]) == 0  # a usable feature folder
+    assert sf.info(tmp_path / "wrec" / "part0.wav").frames > 0
     assert main(["evaluate", "--model", str(exp), str(featdir), "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert set(m["per_utterance"]) == {"part0", "part1", "part2"} and 0 < m["mcd_db"] < 20 and 0 < m["gv_ratio"]
