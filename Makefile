@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/train.py
+	$(PY) benchmarks/fixes.py
 
 clean:
 	rm -rf $(VENV) data/demo exp/demo

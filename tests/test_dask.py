@@ -58,7 +58,8 @@ def test_worker_killed_mid_run_still_completes(wavs, tmp_path):
         t.join(timeout=180)
         assert not t.is_alive()
     rep = result["rep"]
-    assert rep.analysed == 10 and not rep.failures
+    # a task re-run after its worker died may find its file already written (then it counts as skipped)
+    assert rep.analysed + rep.skipped == 10 and len(rep.rows) == 10 and not rep.failures
     ref = tmp_path / "ref"
     analyze_corpus(collect_inputs([wavs]), ref, AnalysisConfig(), progress=False)
     a, b = _files(ref), _files(out)
