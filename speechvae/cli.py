@@ -34,6 +34,7 @@ def analyze_add(p):
     p.add_argument("--f0-floor", type=float, help="Hz (analysis.f0_floor)")
     p.add_argument("--f0-ceil", type=float, help="Hz (analysis.f0_ceil)")
     p.add_argument("--fs", type=int, help="Hz, audio is resampled to it (analysis.fs)")
+    p.add_argument("--f0-ranges", help="file of 'speaker floor_hz ceil_hz' lines (analysis.f0_ranges)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (local pool, or LocalCluster workers)")
     p.add_argument("--scheduler", help="run on Dask: 'local' (a LocalCluster of -j workers) or tcp://HOST:PORT")
     p.add_argument("--overwrite", action="store_true", help="re-analyse utterances already stored")
@@ -43,7 +44,8 @@ def analyze_run(args) -> int:
     from .corpus import analyze_corpus, collect_inputs
 
     extra = [f"analysis.{k}={v}" for k, v in (("f0_method", args.f0), ("f0_floor", args.f0_floor),
-                                               ("f0_ceil", args.f0_ceil), ("fs", args.fs)) if v is not None]
+                                               ("f0_ceil", args.f0_ceil), ("fs", args.fs),
+                                               ("f0_ranges", args.f0_ranges)) if v is not None]
     cfg = _load_config(args, extra)
     rep = analyze_corpus(collect_inputs(args.inputs), args.output, cfg.analysis, jobs=args.jobs,
                          overwrite=args.overwrite, scheduler=args.scheduler)

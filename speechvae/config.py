@@ -38,6 +38,7 @@ class AnalysisConfig:
     order: int = 39  # mel-cepstrum order: order + 1 coefficients, c0 is power
     alpha: Optional[float] = None  # all-pass constant; None -> pysptk.util.mcepalpha(fs)
     fft_size: Optional[int] = None  # None -> pyworld.get_cheaptrick_fft_size(fs, f0_floor)
+    f0_ranges: Optional[str] = None  # file of "speaker floor_hz ceil_hz" lines: per-speaker F0 search range
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     write_featdir_analysis(featdir, cfg)
     log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
              cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
-    work = [(u, str(featdir), cfg, overwrite) for u in utts]
+    ranges = read_f0_ranges(cfg.f0_ranges, cfg) if cfg.f0_ranges else {}
+    work = [(u, str(featdir), speaker_analysis(cfg, ranges, u.speaker), overwrite) for u in utts]
     with task_runner(jobs, scheduler) as run:
         results = run(_analyse_one, work, desc="analyze", progress=progress)
         report = _collect(results)
@@ -155,8 +156,41 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
             write_manifest(featdir, rows)
             stats_for(featdir, [r["utt_id"] for r in rows], cfg.order, run=run).save(featdir / STATS_FILE)
     if rows:
-        _speaker_histograms(featdir, rows, cfg)
+        _speaker_histograms(featdir, rows, cfg, ranges)
     return report
+
+
+def read_f0_ranges(path: str | Path, cfg: AnalysisConfig) -> dict[str, tuple[float, float]]:
+    """Per-speaker F0 search ranges from ``speaker floor_hz ceil_hz`` lines.
+
+    A speaker's floor may not go below ``analysis.f0_floor``: that floor sets the FFT size shared by
+    every utterance of the feature folder (CheapTrick needs a longer window for lower F0)."""
+    ranges = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read F0 ranges ({e.strerror})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            spk, lo, hi = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise CorpusError(f"{path}:{n}: expected 'speaker floor_hz ceil_hz', got {line!r}") from None
+        if not cfg.f0_floor <= lo < hi < cfg.fs / 2:
+            raise CorpusError(f"{path}:{n}: need analysis.f0_floor ({cfg.f0_floor:g} Hz) <= floor < ceil < fs/2; "
+                              f"got {lo:g}-{hi:g} Hz (lower analysis.f0_floor to search lower)")
+        ranges[spk] = (lo, hi)
+    return ranges
+
+
+def speaker_analysis(cfg: AnalysisConfig, ranges: dict[str, tuple[float, float]], speaker: str) -> AnalysisConfig:
+    """The (resolved) analysis config of one speaker: its own F0 range, everything else shared."""
+    if speaker not in ranges:
+        return cfg
+    lo, hi = ranges[speaker]
+    return dataclasses.replace(cfg, f0_floor=lo, f0_ceil=hi)
 
 
 def _collect(results: list) -> AnalysisReport:
@@ -224,7 +258,8 @@ def select_utts(featdir: str | Path, list_file: str | Path | None = None) -> lis
     return sorted(set(wanted))
 
 
-def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig) -> None:
+def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig,
+                        ranges: dict[str, tuple[float, float]]) -> None:
     """F0 (voiced frames) and frame-power histograms per speaker, as PNG, with a log hint for
     choosing f0_floor/f0_ceil (the range that holds 99% of voiced frames)."""
     from .plots import f0_power_histogram, save_figure
@@ -233,20 +268,21 @@ def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig) ->
     for r in rows:
         by_spk.setdefault(r["speaker"], []).append(r["utt_id"])
     for spk, ids in sorted(by_spk.items()):
+        floor, ceil = ranges.get(spk, (cfg.f0_floor, cfg.f0_ceil))
         f0s, pows = [], []
         for u in ids:
             f = Features.load(feature_path(featdir, u))
             f0s.append(f.f0[f.f0 > 0])
             pows.append(f.power_db)
         f0 = np.concatenate(f0s)
-        fig = f0_power_histogram(f0, np.concatenate(pows), spk, cfg.f0_floor, cfg.f0_ceil)
+        fig = f0_power_histogram(f0, np.concatenate(pows), spk, floor, ceil)
         save_figure(fig, featdir / f"f0_power_hist_{spk}.png")
         if len(f0):
             lo, hi = np.percentile(f0, [0.5, 99.5])
             log.info("speaker %s: used F0 range %.0f-%.0f Hz; 99%% of voiced frames lie in %.0f-%.0f Hz "
-                     "(see %s)", spk, cfg.f0_floor, cfg.f0_ceil, lo, hi, featdir / f"f0_power_hist_{spk}.png")
+                     "(see %s)", spk, floor, ceil, lo, hi, featdir / f"f0_power_hist_{spk}.png")
         else:
-            log.warning("speaker %s: no voiced frames found with F0 range %.0f-%.0f Hz", spk, cfg.f0_floor, cfg.f0_ceil)
+            log.warning("speaker %s: no voiced frames found with F0 range %.0f-%.0f Hz", spk, floor, ceil)
 
 
 def write_split_lists(utts: list[Utterance], datadir: str | Path, n_dev: int, n_eval: int) -> dict[str, int]:

@@ -161,3 +161,21 @@ def test_resynth_refuses_mismatched_features(tmp_path, example_wav, caplog):
     assert main(["resynth", str(feats), "-o", str(tmp_path / "wav")]) == 2
     assert "alpha 0.55 (expected 0.41)" in caplog.text
     assert not (tmp_path / "wav" / "arctic_a0007.wav").exists()
+
+
+def test_per_speaker_f0_ranges(tmp_path):
+    """A speaker's own F0 range is searched (here one that excludes the true 120 Hz), others keep the
+    global range; a floor below analysis.f0_floor is refused (it would need a larger FFT)."""
+    for spk in ("low", "high"):
+        (tmp_path / "w" / spk).mkdir(parents=True)
+        sf.write(tmp_path / "w" / spk / f"{spk}.wav", harmonic(0.8, f0=120.0), FS, subtype="PCM_16")
+    ranges = tmp_path / "f0.txt"
+    ranges.write_text("# speaker floor ceil\nhigh 180 500\n")
+    out = tmp_path / "f"
+    assert main(["analyze", str(tmp_path / "w"), "-o", str(out), "--f0-ranges", str(ranges)]) == 0
+    low, high = (Features.load(out / "feats" / f"{s}.npz") for s in ("low", "high"))
+    assert np.median(low.f0[low.f0 > 0]) == pytest.approx(120.0, rel=0.05)
+    assert np.all((high.f0 == 0) | (high.f0 >= 180 * 0.95))
+    assert low.fft_size == high.fft_size == 1024
+    ranges.write_text("high 50 500\n")
+    assert main(["analyze", str(tmp_path / "w"), "-o", str(tmp_path / "g"), "--f0-ranges", str(ranges)]) == 2
