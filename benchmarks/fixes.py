@@ -21,7 +21,7 @@ from speechvae.config import load_config
 from speechvae.corpus import select_utts
 from speechvae.reconstruct import decode, load_model
 from speechvae.report import evaluate
-from speechvae.train import fit, split_utts
+from speechvae.train import fit, mean_dead_fraction, split_utts
 
 from _common import ROOT, aishell_features, table
 
@@ -64,8 +64,7 @@ def main() -> None:
         hist, expdir = run(featdir, out, name, conf, sets, held, cache)
         m = evaluate(load_model(expdir, "cpu"), featdir, held, postfilter=pf)
         last = hist[-1]
-        dead = np.mean([v for k, v in last.items() if k.startswith("dead_")])
-        rows.append([name, m["mcd_db"], m["gv_ratio"], last["valid_kl"], int(last["active_dims"]), float(dead),
+        rows.append([name, m["mcd_db"], m["gv_ratio"], last["valid_kl"], int(last["active_dims"]), mean_dead_fraction(last),
                      last["elapsed_s"]])
         print(f"  {name}: MCD {m['mcd_db']:.2f} dB, GV {m['gv_ratio']:.3f}", flush=True)
     print(f"\n## Fixes: AISHELL-1 S0913, held-out {len(held)} utterances ({held[0]}..{held[-1]}), posterior mean\n")

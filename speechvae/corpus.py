@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
 from .audio import AudioError
 from .config import AnalysisConfig, config_from_dict, ConfigError
 from .features import Features, resolve_analysis, wav2features

@@ -62,6 +62,7 @@ def _product(a: np.ndarray, m: np.ndarray) -> np.ndarray:
 
     A multi-threaded BLAS may round differently from a single-threaded one (seen: 3e-17), which
     would make feature files differ by worker type (a Dask worker runs BLAS on one thread). einsum
-    without BLAS is ~4x slower than BLAS here but still ~17x faster than pysptk, and bit-stable.
+    without BLAS is ~4x slower than BLAS here but still ~28x faster than pysptk (benchmarks/analysis.py),
+    and bit-stable.
     """
     return np.einsum("...k,kc->...c", a, m, optimize=False)

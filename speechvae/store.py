@@ -9,6 +9,7 @@ killed process never leaves a half-written file under its final name.
 """
 from __future__ import annotations
 
+import csv
 import io
 import os
 import tempfile
@@ -93,6 +94,15 @@ def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.n
 
 def feature_path(featdir: str | Path, utt_id: str) -> Path:
     return Path(featdir) / FEATS_SUBDIR / f"{utt_id}.npz"
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Atomically write dict rows as CSV, header from the first row's keys."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def write_manifest(featdir: str | Path, rows: list[dict]) -> None:

@@ -5,19 +5,17 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import logging
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .parallel import task_runner
 from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
+from .parallel import task_runner
+from .store import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +46,18 @@ def _run_cell(args: tuple) -> dict:
     """Worker: train one cell; never raises (a failure is the cell's status)."""
     import torch
 
-    from .train import TrainingDiverged, fit
+    from .train import TrainingDiverged, fit, mean_dead_fraction
 
     featdir, outdir, base, assign, threads = args
     torch.set_num_threads(threads)
-    row = {**{k: v for k, v in assign.items()}, "status": "ok", **{m: float("nan") for m in METRICS}, "seconds": 0.0}
+    row = {**assign, "status": "ok", **{m: float("nan") for m in METRICS}, "seconds": 0.0}
     t0 = time.perf_counter()
     try:
         cfg = config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
         hist = fit(featdir, Path(outdir) / "cells" / cell_name(assign), cfg, progress=False)
         last = hist[-1]
-        dead = [v for k, v in last.items() if k.startswith("dead_")]
         row.update({"valid_loss": last["valid_loss"], "valid_mcd_db": last["valid_mcd_db"],
-                    "dead_fraction": float(np.mean(dead)), "active_dims": last["active_dims"],
+                    "dead_fraction": mean_dead_fraction(last), "active_dims": last["active_dims"],
                     "valid_kl": last["valid_kl"]})
         if last["active_dims"] == 0:
             row["status"] = "collapsed"
@@ -92,16 +89,6 @@ def run_sweep(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *,
     write_csv(outdir / "sweep.csv", rows)
     write_heatmaps(outdir, rows, grid)
     return rows
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    from .store import atomic_write_text
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
 
 
 def write_heatmaps(outdir: Path, rows: list[dict], grid: dict[str, list]) -> list[Path]:

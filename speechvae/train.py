@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import logging
 import math
 import time
@@ -26,7 +25,7 @@ from .corpus import read_featdir_analysis, select_utts
 from .features import Features, check_compatible, resolve_analysis
 from .model import VAE, count_parameters, init_weights, loss_terms, objective
 from .stats import Stats
-from .store import STATS_FILE, atomic_write_text, feature_path
+from .store import STATS_FILE, feature_path, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +172,12 @@ def evaluate_epoch(model: VAE, data: Data, cfg: Config, beta: float) -> dict:
 
 
 def write_log_csv(path: Path, history: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(history[0]))
-    w.writeheader()
-    for r in history:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(path, buf.getvalue())
+    write_csv(path, [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in history])
+
+
+def mean_dead_fraction(row: dict) -> float:
+    """Mean over hidden layers of the dead-unit fraction in one log row."""
+    return float(np.mean([v for k, v in row.items() if k.startswith("dead_")]))
 
 
 def read_log_csv(path: str | Path) -> list[dict]:
