@@ -1,10 +1,17 @@
 # speechvae: set-up from scratch, demo, tests, benchmarks.
-# The CPU build of torch is installed first so that `pip install -e .` finds torch>=2.1
-# already satisfied and does not pull a multi-GB CUDA build. Override e.g.
-#   make test TORCH_SPEC='torch==2.4.1 --index-url https://download.pytorch.org/whl/cpu'
+# torch is installed first, as chosen below, so that `pip install -e .` finds torch>=2.1 already
+# satisfied and never pulls a build of its own choosing.
+#   TORCH_SPEC   the requirement (default torch==2.13.0)
+#   TORCH_INDEX  where pip looks for it (default: pip's own configuration). On an ordinary Linux
+#                machine PyPI's default torch wheel is the CUDA build (several GB of NVIDIA packages):
+#                  make test TORCH_INDEX=https://download.pytorch.org/whl/cpu      # CPU only, ~200 MB
+#                  make test TORCH_INDEX=https://download.pytorch.org/whl/cu126    # a CUDA 12.6 build
+#                (this project's own machines serve torch==2.13.0 as a CPU wheel from local disk)
+#   TORCH_SPEC=  (empty) keeps whatever torch the venv already has.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -13,7 +20,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(if $(strip $(TORCH_SPEC)),$(PY) -m pip install -q $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)))
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

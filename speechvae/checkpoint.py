@@ -36,7 +36,7 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, *, model: VAE, optimizer: torch.optim.Optimizer | None, epoch: int,
-                    cfg: Config, stats: Stats, history: list[dict]) -> None:
+                    cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = ()) -> None:
     """Write atomically: a killed process leaves the previous checkpoint intact."""
     state = {
         "format": FORMAT,
@@ -44,6 +44,7 @@ def save_checkpoint(path: str | Path, *, model: VAE, optimizer: torch.optim.Opti
         "epoch": int(epoch),
         "config_json": json.dumps(config_to_dict(cfg)),
         "history_json": json.dumps(history),
+        "train_utts_json": json.dumps(list(train_utts)),
         "stats": {k: torch.as_tensor(np.asarray(v)) for k, v in stats.to_arrays().items()},
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
@@ -61,6 +62,7 @@ class Checkpoint:
     model_state: dict
     optimizer_state: dict
     version: str
+    train_utts: list[str]  # utterance ids the model was trained on (evaluate flags overlap with them)
 
     @property
     def analysis(self) -> AnalysisConfig:
@@ -72,7 +74,7 @@ class Checkpoint:
         try:
             model.load_state_dict(self.model_state)
         except RuntimeError as e:
-            raise CheckpointError(f"checkpoint weights do not fit its model config: {str(e).splitlines()[0]}") from None
+            raise CheckpointError(f"checkpoint weights do not fit its model config: {_first_line(e)}") from None
         return model.to(device).eval()
 
 
@@ -85,15 +87,28 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(f"{path}: refused: contains objects other than tensors and plain data "
-                              f"(unsafe or foreign checkpoint): {str(e).splitlines()[0]}") from None
+                              f"(unsafe or foreign checkpoint): {_first_line(e)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint ({_first_line(e)}); "
+                              f"--model takes an experiment folder or its {CHECKPOINT_NAME}") from None
+    except Exception as e:  # a wav, YAML or text file makes torch's legacy unpickler fail in odd ways
+        raise CheckpointError(f"{path}: not a speechvae checkpoint ({type(e).__name__} while reading it); "
+                              f"--model takes an experiment folder or its {CHECKPOINT_NAME}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a speechvae checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+        what = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: not a speechvae checkpoint (format {what!r}); "
+                              f"--model takes an experiment folder or its {CHECKPOINT_NAME}")
     try:
-        cfg = config_from_dict(json.loads(state["config_json"]))
+        cfg_dict = json.loads(state["config_json"])
+        cfg_dict.get("model", {}).setdefault("scaling", "per_dim")  # checkpoints from before model.scaling
+        cfg = config_from_dict(cfg_dict)
         stats = Stats.from_arrays({k: v.numpy() for k, v in state["stats"].items()}, where=str(path))
         return Checkpoint(epoch=int(state["epoch"]), cfg=cfg, stats=stats, history=json.loads(state["history_json"]),
-                          model_state=state["model"], optimizer_state=state["optimizer"], version=state["version"])
-    except (KeyError, ConfigError, ValueError) as e:
+                          model_state=state["model"], optimizer_state=state["optimizer"], version=state["version"],
+                          train_utts=json.loads(state.get("train_utts_json", "[]")))
+    except (KeyError, ConfigError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]

@@ -1,10 +1,15 @@
-"""Command line: ``speechvae <command> ...``. Each command is ``add_arguments(p)`` + ``run(args)``;
-the work is done in the library modules. Every flag that is a setting overrides a config key.
+"""speechvae: compact latent codes of speech spectra (WORLD mel-cepstra -> VAE -> resynthesis).
+
+Typical run: analyze -> (lists, stats) -> train -> evaluate / resynth / plot. Every flag that is a
+setting overrides a config key (named in its help); ``--set section.key=value`` reaches any key.
+Exit codes: 0 done, 1 some inputs failed (the rest was processed), 2 refused (bad input, config or
+folder; one line says why), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,8 +18,19 @@ from . import __version__
 log = logging.getLogger("speechvae")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows a default only where there is one worth showing (not None / False / [])."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, [], argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config (sections analysis, model, init, loss, train, postfilter)")
+    p.add_argument("--config", metavar="YAML",
+                   help="config file (sections analysis, model, init, loss, train, postfilter; "
+                        "see recipes/folder/conf/default.yaml); default: built-in defaults")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
 
@@ -28,16 +44,20 @@ def _load_config(args, extra: list[str] = ()):
 # --- analyze -----------------------------------------------------------------------------------
 def analyze_add(p):
     p.add_argument("inputs", nargs="+", help="wav files, folders (recursive *.wav) or 'utt_id path' list files")
-    p.add_argument("-o", "--output", required=True, help="feature folder (FEATDIR)")
+    p.add_argument("-o", "--output", required=True, metavar="FEATDIR", help="feature folder to write")
     _config_args(p)
-    p.add_argument("--f0", choices=["harvest", "dio"], help="F0 estimator (analysis.f0_method)")
-    p.add_argument("--f0-floor", type=float, help="Hz (analysis.f0_floor)")
-    p.add_argument("--f0-ceil", type=float, help="Hz (analysis.f0_ceil)")
-    p.add_argument("--fs", type=int, help="Hz, audio is resampled to it (analysis.fs)")
-    p.add_argument("--f0-ranges", help="file of 'speaker floor_hz ceil_hz' lines (analysis.f0_ranges)")
+    p.add_argument("--f0", choices=["harvest", "dio"],
+                   help="F0 estimator (analysis.f0_method; default harvest: slower, fewer errors)")
+    p.add_argument("--f0-floor", type=float, metavar="HZ",
+                   help="lowest F0 searched (analysis.f0_floor; default 71 Hz); also sets the FFT size")
+    p.add_argument("--f0-ceil", type=float, metavar="HZ", help="highest F0 searched (analysis.f0_ceil; default 800 Hz)")
+    p.add_argument("--fs", type=int, metavar="HZ", help="sampling rate; audio is resampled to it (analysis.fs; default 16000)")
+    p.add_argument("--f0-ranges", metavar="FILE",
+                   help="per-speaker F0 ranges, 'speaker floor_hz ceil_hz' lines (analysis.f0_ranges)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (local pool, or LocalCluster workers)")
     p.add_argument("--scheduler", help="run on Dask: 'local' (a LocalCluster of -j workers) or tcp://HOST:PORT")
-    p.add_argument("--overwrite", action="store_true", help="re-analyse utterances already stored")
+    p.add_argument("--overwrite", action="store_true",
+                   help="re-analyse utterances already stored (also into a folder made with other settings)")
 
 
 def analyze_run(args) -> int:
@@ -65,10 +85,12 @@ def _report_failures(failures: list[str]) -> int:
 
 # --- lists -------------------------------------------------------------------------------------
 def lists_add(p):
-    p.add_argument("inputs", nargs="+", help="wav files, folders or list files")
-    p.add_argument("-o", "--output", required=True, help="data folder for all/train/dev/eval.list")
-    p.add_argument("--n-dev", type=int, default=0, help="utterances held out for validation")
-    p.add_argument("--n-eval", type=int, default=0, help="utterances held out for evaluation")
+    p.add_argument("inputs", nargs="+", help="wav files, folders (recursive *.wav) or 'utt_id path' list files")
+    p.add_argument("-o", "--output", required=True, metavar="DATADIR", help="folder for all/train/dev/eval.list")
+    p.add_argument("--n-dev", type=int, default=0,
+                   help="utterances held out for validation (at most 10%% of a small corpus, at least 1)")
+    p.add_argument("--n-eval", type=int, default=0,
+                   help="utterances held out for evaluation (at most 10%% of a small corpus, at least 1)")
 
 
 def lists_run(args) -> int:
@@ -81,9 +103,9 @@ def lists_run(args) -> int:
 
 # --- stats -------------------------------------------------------------------------------------
 def stats_add(p):
-    p.add_argument("featdir")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
     p.add_argument("--list", help="only these utterance ids (first field of each line), e.g. the training list")
-    p.add_argument("-o", "--output", help="stats file (default FEATDIR/stats.npz)")
+    p.add_argument("-o", "--output", metavar="NPZ", help="stats file (default FEATDIR/stats.npz)")
 
 
 def stats_run(args) -> int:
@@ -100,15 +122,19 @@ def stats_run(args) -> int:
 
 # --- train -------------------------------------------------------------------------------------
 def train_add(p):
-    p.add_argument("featdir")
-    p.add_argument("-o", "--output", required=True, help="experiment folder (EXPDIR)")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="EXPDIR", help="experiment folder to write")
     _config_args(p)
-    p.add_argument("--stats", help="normalisation stats (default FEATDIR/stats.npz)")
+    p.add_argument("--stats", metavar="NPZ",
+                   help="normalisation stats (`speechvae stats`); default: computed over the training utterances")
     p.add_argument("--train-list", help="training utterance ids (default: all but the held-out ones)")
-    p.add_argument("--valid-list", help="held-out utterance ids (default: train.valid_fraction)")
-    p.add_argument("--epochs", type=int, help="train.epochs")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="train.device")
-    p.add_argument("--resume", action="store_true", help="continue from EXPDIR/checkpoint.pt")
+    p.add_argument("--valid-list", help="held-out utterance ids (default: the last train.valid_fraction of sorted ids)")
+    p.add_argument("--epochs", type=int, help="train.epochs (default 15)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="train.device (default auto: CUDA when present, else CPU)")
+    resume = p.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true", help="continue EXPDIR/checkpoint.pt (same config)")
+    resume.add_argument("--overwrite", action="store_true", help="replace a model already in EXPDIR")
 
 
 def train_run(args) -> int:
@@ -116,8 +142,11 @@ def train_run(args) -> int:
 
     extra = [f"train.{k}={v}" for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None]
     cfg = _load_config(args, extra)
-    hist = fit(args.featdir, args.output, cfg, stats_path=args.stats, resume=args.resume,
-               valid_list=args.valid_list, train_list=args.train_list)
+    try:
+        hist = fit(args.featdir, args.output, cfg, stats_path=args.stats, resume=args.resume,
+                   overwrite=args.overwrite, valid_list=args.valid_list, train_list=args.train_list)
+    except KeyboardInterrupt:
+        raise Interrupted(_train_interrupt_hint(args)) from None
     if hist:
         last = hist[-1]
         log.info("epoch %d: valid loss %.3f (recon %.3f, KL %.3f nats/frame), held-out MCD %.2f dB -> %s",
@@ -125,10 +154,23 @@ def train_run(args) -> int:
     return 0
 
 
+def _train_interrupt_hint(args) -> str:
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        done = f"the checkpoint of epoch {load_checkpoint(args.output).epoch} is kept"
+    except CheckpointError:
+        return "no epoch finished, nothing was kept"
+    argv = " ".join(shlex.quote(a) for a in args.argv if a not in ("--overwrite", "--resume"))
+    return f"{done}; continue with: speechvae {argv} --resume"
+
+
 # --- reconstruct / resynth / evaluate / plot ---------------------------------------------------
 def _model_args(p, required=True):
-    p.add_argument("--model", required=required, help="experiment folder or checkpoint file")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--model", required=required, metavar="EXPDIR",
+                   help="experiment folder of `speechvae train` (or its checkpoint.pt)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: CUDA when present, else CPU")
 
 
 def _reconstruction_args(p):
@@ -158,8 +200,9 @@ def _feature_files(items: list[str], list_file: str | None = None) -> list[tuple
 def reconstruct_add(p):
     _model_args(p)
     _reconstruction_args(p)
-    p.add_argument("featdir")
-    p.add_argument("-o", "--output", required=True, help="output feature folder")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help="feature folder for the reconstructions (resynth and evaluate take it)")
 
 
 def reconstruct_run(args) -> int:
@@ -183,22 +226,21 @@ def reconstruct_run(args) -> int:
 
 
 def resynth_add(p):
-    p.add_argument("features", nargs="+", help="feature folders or .npz feature files")
-    p.add_argument("-o", "--output", required=True, help="wav folder")
+    p.add_argument("features", nargs="+", metavar="FEATURES", help="feature folders or .npz feature files")
+    p.add_argument("-o", "--output", required=True, metavar="WAVDIR", help="folder for the wav files")
     _model_args(p, required=False)
     _reconstruction_args(p)
 
 
 def resynth_run(args) -> int:
-    from tqdm import tqdm
-
     from .audio import write_wav
+    from .console import progress_bar
     from .features import Features, check_compatible, synthesize
     from .reconstruct import load_model, reconstruct
 
     tm = load_model(args.model, args.device) if args.model else None
     files = _feature_files(args.features, args.list)
-    for utt, path, acfg in tqdm(files, desc="resynth", unit="utt"):
+    for utt, path, acfg in progress_bar(files, desc="resynth", unit="utt"):
         f = Features.load(path)
         if acfg is not None:  # a file must match the analysis settings recorded for its folder
             check_compatible(f, acfg, str(path))
@@ -212,8 +254,8 @@ def resynth_run(args) -> int:
 def evaluate_add(p):
     _model_args(p)
     _reconstruction_args(p)
-    p.add_argument("featdir")
-    p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="JSON", help="metrics file to write")
 
 
 def evaluate_run(args) -> int:
@@ -225,19 +267,23 @@ def evaluate_run(args) -> int:
     m = evaluate(tm, args.featdir, select_utts(args.featdir, args.list), sample=args.sample,
                  postfilter=args.gv_postfilter)
     write_json(args.output, m)
-    log.info("MCD %.2f dB (voiced %.2f dB), GV ratio %.3f over %d frames -> %s", m["mcd_db"], m["mcd_voiced_db"],
-             m["gv_ratio"], m["frames"], args.output)
+    log.info("MCD %.2f dB (voiced %.2f dB), GV ratio %.3f over %d frames%s -> %s", m["mcd_db"], m["mcd_voiced_db"],
+             m["gv_ratio"], m["frames"], "" if m["held_out"] is not False else " (TRAINING utterances)", args.output)
     return 0
 
 
 def plot_add(p):
     _model_args(p)
-    p.add_argument("featdir")
-    p.add_argument("-o", "--output", required=True, help="folder for the PNGs")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="PLOTDIR", help="folder for the PNGs")
     p.add_argument("--utt", help="utterance for scatter/trajectory/PCA (default: first of --list or FEATDIR)")
     p.add_argument("--list", help="utterance ids to choose the default --utt from")
-    p.add_argument("--dims", type=int, nargs=2, default=(1, 2), metavar=("I", "J"), help="scatter dims (1..39)")
-    p.add_argument("--traj-dim", type=int, default=21, help="trajectory dim (1..39)")
+    p.add_argument("--dims", type=int, nargs=2, default=(1, 2), metavar=("I", "J"),
+                   help="mel-cepstrum dims of the input-vs-reconstruction scatter (1..order; c1 and c2 carry "
+                        "the spectral tilt and the first formant region)")
+    p.add_argument("--traj-dim", type=int, default=21,
+                   help="mel-cepstrum dim whose trajectory is plotted (1..order); a high-order dim such as c21 "
+                        "has small variance, where over-smoothing shows first")
 
 
 def plot_run(args) -> int:
@@ -273,39 +319,58 @@ def _register_extra():
     COMMANDS["sweep"] = (sweep_add, sweep_run, "grid of short training runs over config keys, with heatmaps")
 
 
+class Interrupted(Exception):
+    """Ctrl-C, with what was kept and how to continue."""
+
+
+EXIT_REFUSED = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
 def build_parser() -> argparse.ArgumentParser:
     _register_extra()
-    parser = argparse.ArgumentParser(prog="speechvae", description=__doc__.splitlines()[0])
+    doc = __doc__.split("\n\n")
+    parser = argparse.ArgumentParser(prog="speechvae", description=doc[0], epilog="\n\n".join(doc[1:]),
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"speechvae {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    for p in (parser, common):
+        p.add_argument("-q", "--quiet", action="store_true", default=p is parser or argparse.SUPPRESS,
+                       help="warnings and errors only, no progress bars")
+        p.add_argument("--debug", action="store_true", default=p is parser or argparse.SUPPRESS,
+                       help="show the Python traceback of an error")
+    parser.set_defaults(quiet=False, debug=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add, run, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=_HelpFormatter, parents=[common])
         add(p)
         p.set_defaults(func=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .audio import AudioError
-    from .checkpoint import CheckpointError
-    from .config import ConfigError
-    from .corpus import CorpusError
-    from .features import FeatureMismatchError
-    from .store import StoreError
-    from .train import TrainingDiverged
+    from .console import setup_logging
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    # Our own loggers at INFO, third-party ones (matplotlib, ...) at WARNING.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s speechvae %(levelname)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    log.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    args.argv = argv
+    setup_logging(args.quiet)
     try:
         return args.func(args)
-    except (AudioError, CheckpointError, ConfigError, CorpusError, FeatureMismatchError, StoreError,
-            TrainingDiverged, ValueError, RuntimeError) as e:
-        log.error("%s", e)
-        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; files already finished are kept, re-run the same command to go on")
+        return EXIT_INTERRUPTED
+    except Interrupted as e:
+        log.error("interrupted; %s", e)
+        return EXIT_INTERRUPTED
+    # Every refusal of speechvae's own is a ValueError (bad input, config, folder, checkpoint) or a
+    # RuntimeError (diverged training, missing CUDA); OSError is a file the system would not give us.
+    except (ValueError, RuntimeError, OSError) as e:
+        if args.debug:
+            raise
+        msg = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename else str(e)
+        log.error("%s", msg)
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class ModelConfig:
 
     hidden: tuple[int, ...] = (256, 128)
     latent: int = 64
+    # Frames the model sees, and its loss is taken on: centred c1..c39 divided by "global" (one std for
+    # every dim: squared error proportional to squared MCD) or "per_dim" (z-scores, c39 weighs as c1).
+    scaling: str = "per_dim"
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,23 @@ def config_to_dict(cfg: Config) -> dict:
     }
 
 
+def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``"key: old -> new"`` for every setting that differs between two configs (a :class:`Config`
+    or one section), dotted ``section.key`` names for a whole config.
+
+    >>> config_diff(load_config(None), load_config(None, ["loss.beta=0.1"]))
+    ['loss.beta: 0.01 -> 0.1']
+    """
+    out = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if dataclasses.is_dataclass(a):
+            out += config_diff(a, b, f"{prefix}{f.name}.")
+        elif a != b:
+            out.append(f"{prefix}{f.name}: {a!r} -> {b!r}".replace("'", ""))
+    return out
+
+
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
     """Apply ``section.key=value`` strings (values parsed as YAML) to nested plain data."""
     data = {k: dict(v or {}) for k, v in (data or {}).items()}
@@ -224,6 +244,7 @@ def validate(cfg: Config) -> None:
         (a.alpha is None or -1 < a.alpha < 1, "analysis.alpha must be in (-1, 1)"),
         (len(cfg.model.hidden) >= 1 and all(h > 0 for h in cfg.model.hidden), "model.hidden: positive sizes"),
         (cfg.model.latent > 0, "model.latent must be > 0"),
+        (cfg.model.scaling in ("global", "per_dim"), "model.scaling must be global or per_dim"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),

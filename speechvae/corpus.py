@@ -16,12 +16,12 @@ import numpy as np
 import yaml
 
 from .audio import AudioError
-from .config import AnalysisConfig, config_from_dict, ConfigError
+from .config import AnalysisConfig, ConfigError, config_diff, config_from_dict
 from .features import Features, resolve_analysis, wav2features
 from .parallel import Runner, task_runner
 from .stats import StatsAccumulator, Stats
-from .store import (ANALYSIS_YAML, STATS_FILE, StoreError, atomic_write_text, feature_path, read_id_list,
-                    read_manifest, write_manifest)
+from .store import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, StoreError, atomic_write_text, feature_path,
+                    read_id_list, read_manifest, remove_stale_tmp, write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,19 @@ def _utt(utt_id: str, path: Path | str) -> Utterance:
 def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
     """Expand wav files, folders and list files into utterances sorted by id.
 
-    Raises CorpusError on duplicate utterance ids, malformed list lines or no input at all.
-    A list-file entry whose path does not exist is kept: it fails at analysis with its own error.
+    Raises CorpusError on a missing input path, duplicate utterance ids, malformed list lines or no
+    input at all. A list-file entry whose path does not exist is kept: it fails at analysis with its
+    own error line and the rest of the corpus goes on.
     """
     utts: list[Utterance] = []
+    missing = [str(i) for i in inputs if not Path(i).exists()]
+    if missing:  # a typo on the command line: refuse before any work (or any output folder)
+        raise CorpusError(f"no such file or folder: {', '.join(missing)}")
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             utts += [_utt(w.stem, w) for w in sorted(p.rglob("*.wav")) if w.is_file()]
-        elif p.suffix.lower() == ".wav" or not p.exists():
+        elif p.suffix.lower() == ".wav":
             utts.append(_utt(p.stem, p))
         else:  # a list file; paths in it are used as given, relative to the current folder
             for n, line in enumerate(p.read_text().splitlines(), 1):
@@ -108,6 +112,9 @@ def _analyse_one(args: tuple[Utterance, str, AnalysisConfig, bool]) -> tuple[dic
 def read_featdir_analysis(featdir: str | Path) -> AnalysisConfig:
     """The resolved analysis config stored beside the features (``FEATDIR/analysis.yaml``)."""
     path = Path(featdir) / ANALYSIS_YAML
+    if not path.is_file():
+        raise CorpusError(f"{featdir} is not a feature folder (no {ANALYSIS_YAML}): "
+                          f"run `speechvae analyze WAVS... -o FEATDIR` first and pass FEATDIR")
     try:
         return config_from_dict({"analysis": yaml.safe_load(path.read_text())["analysis"]}).analysis
     except OSError as e:
@@ -126,9 +133,11 @@ def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -
     """Refuse to mix features of two analysis configs in one folder (unless --overwrite)."""
     if overwrite or not (featdir / ANALYSIS_YAML).exists():
         return
-    if read_featdir_analysis(featdir) != cfg:
-        raise CorpusError(f"{featdir} holds features made with another analysis config "
-                          f"({featdir / ANALYSIS_YAML}); use --overwrite or another output folder")
+    diff = config_diff(read_featdir_analysis(featdir), cfg)
+    if diff:
+        raise CorpusError(f"{featdir} holds features made with other analysis settings "
+                          f"({featdir / ANALYSIS_YAML} -> this run: {'; '.join(diff)}); "
+                          "use --overwrite to re-analyse everything, or another output folder")
 
 
 def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConfig, jobs: int = 1,
@@ -144,6 +153,8 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     cfg = resolve_analysis(cfg)
     featdir.mkdir(parents=True, exist_ok=True)
     _check_featdir_config(featdir, cfg, overwrite)
+    for folder in (featdir, featdir / FEATS_SUBDIR):  # what a killed earlier run left half-written
+        remove_stale_tmp(folder)
     write_featdir_analysis(featdir, cfg)
     log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
              cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
@@ -155,7 +166,7 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
         rows = _manifest_rows(featdir, report)
         if rows:
             write_manifest(featdir, rows)
-            stats_for(featdir, [r["utt_id"] for r in rows], cfg.order, run=run).save(featdir / STATS_FILE)
+            stats_for(featdir, [r["utt_id"] for r in rows], run=run).save(featdir / STATS_FILE)
     if rows:
         _speaker_histograms(featdir, rows, cfg, ranges)
     return report
@@ -226,18 +237,24 @@ def _partial_stats(args: tuple[str, list[str], int]) -> StatsAccumulator:
     acc = StatsAccumulator(order)
     for u in ids:
         f = Features.load(feature_path(featdir, u))
+        if f.order != order:
+            raise StoreError(f"{feature_path(featdir, u)}: mel-cepstrum order {f.order}, the folder's is {order}")
         acc.add(f.mcep[:, 1:], f.f0)
     return acc
 
 
-def stats_for(featdir: str | Path, utt_ids: list[str], order: int = 39, *, run: Runner | None = None) -> Stats:
-    """Statistics of c1..c39 and voiced log-F0 over the given stored utterances.
+def stats_for(featdir: str | Path, utt_ids: list[str], *, run: Runner | None = None) -> Stats:
+    """Statistics of c1..c_order and voiced log-F0 over the given stored utterances (the order is
+    that of the stored features, e.g. 39 -> ``(39,)`` statistics).
 
     The sorted ids are cut into fixed partitions; each partition's (count, mean, M2) is computed
     where the work runs and the partials are merged left to right (Chan et al.), so the result is
     the same bytes whatever the backend, and no node ever holds the whole corpus.
     """
     ids = sorted(utt_ids)
+    if not ids:
+        raise CorpusError(f"{featdir}: no utterances to compute statistics from")
+    order = Features.load(feature_path(featdir, ids[0])).order
     parts = [(str(featdir), ids[i:i + STATS_PARTITION], order) for i in range(0, len(ids), STATS_PARTITION)]
     if run is None:
         partials = [_partial_stats(p) for p in parts]
@@ -286,18 +303,40 @@ def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig,
             log.warning("speaker %s: no voiced frames found with F0 range %.0f-%.0f Hz", spk, floor, ceil)
 
 
+HELD_OUT_CAP = 0.1  # dev and eval each take at most this share of a small corpus (at least 1 utterance)
+
+
+def split_sizes(n: int, n_dev: int, n_eval: int) -> tuple[int, int]:
+    """Dev and eval sizes for ``n`` utterances: as asked, but each at most ``max(1, n // 10)`` so that
+    a small corpus keeps >= 80% for training (20 wavs with 8 + 8 asked -> 2 + 2, 16 train).
+    (0, 0) when fewer than 3 utterances leave nothing to hold out.
+
+    >>> split_sizes(80, 8, 8), split_sizes(20, 8, 8), split_sizes(10, 8, 8), split_sizes(2, 1, 1)
+    ((8, 8), (2, 2), (1, 1), (0, 0))
+    """
+    if n < 3:
+        return 0, 0
+    cap = max(1, int(n * HELD_OUT_CAP))
+    return min(n_dev, cap), min(n_eval, cap)
+
+
 def write_split_lists(utts: list[Utterance], datadir: str | Path, n_dev: int, n_eval: int) -> dict[str, int]:
-    """Fixed split by sorted utterance id: the last ``n_eval`` ids are eval, the ``n_dev`` before them
-    dev, the rest train. Writes ``all/train/dev/eval.list`` (``utt_id path`` lines) into ``datadir``.
-    With too few utterances for a held-out set, every list holds all of them (a demo, not a benchmark)."""
+    """Fixed split by sorted utterance id: the last eval ids are eval, the dev ids before them dev, the
+    rest train (sizes from :func:`split_sizes`). Writes ``all/train/dev/eval.list`` (``utt_id path``
+    lines) into ``datadir``. With too few utterances to hold any out, every list holds all of them
+    (a demo, not a benchmark: ``evaluate`` then marks its figures as measured on training data)."""
     utts = sorted(utts, key=lambda u: u.utt_id)
-    if len(utts) <= n_dev + n_eval:
+    dev, ev = split_sizes(len(utts), n_dev, n_eval)
+    if (n_dev or n_eval) and (dev, ev) == (0, 0):
         log.warning("only %d utterance(s): train, dev and eval lists all hold every utterance", len(utts))
         parts = {"all": utts, "train": utts, "dev": utts, "eval": utts}
     else:
-        n_train = len(utts) - n_dev - n_eval
-        parts = {"all": utts, "train": utts[:n_train], "dev": utts[n_train:n_train + n_dev],
-                 "eval": utts[n_train + n_dev:]}
+        if (dev, ev) != (n_dev, n_eval):
+            log.warning("%d utterances: holding out %d dev + %d eval (asked %d + %d) so that %d remain for training",
+                        len(utts), dev, ev, n_dev, n_eval, len(utts) - dev - ev)
+        n_train = len(utts) - dev - ev
+        parts = {"all": utts, "train": utts[:n_train], "dev": utts[n_train:n_train + dev],
+                 "eval": utts[n_train + dev:]}
     for name, us in parts.items():
         atomic_write_text(Path(datadir) / f"{name}.list", "".join(f"{u.utt_id} {u.path}\n" for u in us))
     return {k: len(v) for k, v in parts.items()}

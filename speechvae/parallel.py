@@ -16,11 +16,12 @@ errors raised inside a task as well).
 from __future__ import annotations
 
 import logging
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Sequence
 
-from tqdm import tqdm
+from .console import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,33 @@ def task_runner(jobs: int = 1, scheduler: str | None = None) -> Iterator[Runner]
             client = stack.enter_context(_dask_client(scheduler, jobs))
             submit = lambda fn, items, bar: _dask_map(client, fn, items, bar)
         elif jobs > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+            pool = stack.enter_context(_process_pool(jobs))
             submit = lambda fn, items, bar: [_tick(r, bar) for r in pool.map(fn, items, chunksize=1)]
         else:
             submit = lambda fn, items, bar: [_tick(fn(x), bar) for x in items]
 
         def run(fn: Callable, items: Sequence, desc: str = "", progress: bool = True) -> list:
-            with tqdm(total=len(items), desc=desc, unit="task", disable=not (progress and desc)) as bar:
+            with progress_bar(total=len(items), desc=desc, unit="task", enabled=progress and bool(desc)) as bar:
                 return submit(fn, list(items), bar)
 
         yield run
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches every process of the terminal's group: workers leave it to the parent, which
+    # stops the pool and reports once (no traceback per worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    try:
+        yield pool
+    except BaseException:  # interrupted or failed: drop the queued tasks instead of running them all
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _tick(r, bar):

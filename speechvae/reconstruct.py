@@ -1,7 +1,7 @@
 """Reconstruction through a trained VAE: mel-cepstra in, mel-cepstra out (c0, F0 and
 aperiodicity untouched), with the optional global-variance post-filter.
 
->>> # tm = load_model("exp/demo"); rec = reconstruct(tm, Features.load("data/demo/feats/a.npz"))
+Use: ``tm = load_model("data/demo/exp/demo")`` then ``reconstruct(tm, Features.load(path))``.
 """
 from __future__ import annotations
 
@@ -38,7 +38,13 @@ def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
 
 def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray) -> np.ndarray:
     """Scale each dim of ``(T, 39)`` c1..c39 about its utterance mean so that its variance over
-    the utterance equals ``target_gv`` ``(39,)`` (the training set's mean per-utterance variance)."""
+    the utterance equals ``target_gv`` ``(39,)`` (the training set's mean per-utterance variance).
+
+    >>> x = np.random.default_rng(0).standard_normal((200, 3)) * [1.0, 0.5, 0.1]
+    >>> y = gv_postfilter(0.5 * x, target_gv=x.var(axis=0))   # an over-smoothed copy, restored
+    >>> bool(np.allclose(y.var(axis=0), x.var(axis=0))), bool(np.allclose(y.mean(axis=0), 0.5 * x.mean(axis=0)))
+    (True, True)
+    """
     mean = mcep_1.mean(axis=0)
     var = mcep_1.var(axis=0)
     return (mcep_1 - mean) * np.sqrt(target_gv / np.maximum(var, 1e-12)) + mean
@@ -47,7 +53,7 @@ def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and std of q(z|x) per frame: two ``(T, latent)`` arrays."""
-    x = torch.as_tensor(tm.checkpoint.stats.normalize(feats.mcep[:, 1:]), dtype=torch.float32, device=tm.device)
+    x = torch.as_tensor(tm.checkpoint.stats.normalize(feats.mcep[:, 1:], tm.cfg.model.scaling), dtype=torch.float32, device=tm.device)
     mu, logvar = tm.model.encode(x)
     return mu.cpu().numpy(), torch.exp(0.5 * logvar).cpu().numpy()
 
@@ -56,7 +62,7 @@ def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
 def decode(tm: TrainedModel, z: np.ndarray) -> np.ndarray:
     """Latents ``(T, latent)`` -> denormalised c1..c39 ``(T, 39)`` (decoder mean)."""
     mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device))
-    return tm.checkpoint.stats.denormalize(mean.cpu().numpy().astype(np.float64))
+    return tm.checkpoint.stats.denormalize(mean.cpu().numpy().astype(np.float64), tm.cfg.model.scaling)
 
 
 def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed: int = 0,

@@ -5,7 +5,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 
 from . import plots
 from .features import Features
@@ -20,16 +19,24 @@ def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sampl
              postfilter: bool | None = None) -> dict:
     """MCD (dB, c1..c39, all and voiced frames) and GV ratio of reconstruction vs input.
 
-    Returns ``{"mcd_db", "mcd_voiced_db", "gv_ratio", "frames", "per_utterance": {utt: {...}},
-    "conventions": {...}}``.
+    Returns ``{"mcd_db", "mcd_voiced_db", "gv_ratio", "frames", "held_out", "training_utterances",
+    "per_utterance": {utt: {...}}, "conventions": {...}}``. ``held_out`` is False when some evaluated
+    utterances were used for training (their ids in ``training_utterances``): such figures say how
+    well the model fits, not how it generalises. None for a checkpoint that does not record its ids.
     """
+    trained_on = set(tm.checkpoint.train_utts)
+    seen = sorted(trained_on & set(utt_ids))
+    if seen:
+        log.warning("%d of %d evaluated utterances were used for training: these figures are not held-out",
+                    len(seen), len(utt_ids))
     per_utt = {}
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
         rec = reconstruct(tm, f, sample=sample, postfilter=postfilter, what=str(feature_path(featdir, u)))
         per_utt[u] = utterance_metrics(f.mcep, rec.mcep, f.f0)
     a = tm.cfg.analysis
-    return {**summarize(per_utt), "per_utterance": per_utt,
+    return {**summarize(per_utt), "held_out": (not seen) if trained_on else None, "training_utterances": seen,
+            "per_utterance": per_utt,
             "conventions": {"fs": a.fs, "alpha": a.alpha, "order": a.order, "c0": "excluded",
                             "z": "sampled" if sample else "posterior mean",
                             "gv_postfilter": bool(postfilter if postfilter is not None else tm.cfg.postfilter.gv)}}

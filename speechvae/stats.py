@@ -94,13 +94,28 @@ class Stats:
     frames: int
     utterances: int
 
-    def normalize(self, mcep: np.ndarray) -> np.ndarray:
-        """``(T, 39)`` c1..c39 -> zero-mean unit-variance frames."""
-        return (mcep - self.mcep_mean) / self.mcep_std
+    def scale(self, scaling: str = "per_dim") -> np.ndarray:
+        """``(39,)`` divisor of centred frames. ``"per_dim"``: each dim's std (z-scores: c39 weighs as much
+        as c1). ``"global"``: one std for every dim, the root of the mean per-dim variance, so that squared
+        error in the normalised space is proportional to squared MCD (which weighs raw cepstral differences).
 
-    def denormalize(self, z: np.ndarray) -> np.ndarray:
+        >>> s = Stats(np.zeros(2), np.array([3.0, 1.0]), np.ones(2), 0.0, 1.0, 10, 1)
+        >>> s.scale("per_dim").tolist(), s.scale("global").tolist()   # sqrt((9 + 1) / 2)
+        ([3.0, 1.0], [2.23606797749979, 2.23606797749979])
+        """
+        if scaling == "per_dim":
+            return self.mcep_std
+        if scaling == "global":
+            return np.full_like(self.mcep_std, np.sqrt(np.mean(self.mcep_std**2)))
+        raise ValueError(f"unknown scaling {scaling!r} (per_dim or global)")
+
+    def normalize(self, mcep: np.ndarray, scaling: str = "per_dim") -> np.ndarray:
+        """``(T, 39)`` c1..c39 -> centred frames divided by :meth:`scale`."""
+        return (mcep - self.mcep_mean) / self.scale(scaling)
+
+    def denormalize(self, z: np.ndarray, scaling: str = "per_dim") -> np.ndarray:
         """Inverse of :meth:`normalize`."""
-        return z * self.mcep_std + self.mcep_mean
+        return z * self.scale(scaling) + self.mcep_mean
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"mcep_mean": self.mcep_mean, "mcep_std": self.mcep_std, "mcep_gv": self.mcep_gv,

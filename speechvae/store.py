@@ -5,7 +5,8 @@ dependency, load with ``allow_pickle=False`` (no code is ever unpickled) and are
 byte-for-byte deterministically (fixed zip timestamps), so re-runs can be compared with ``cmp``.
 
 Every file is written to a temporary name in the same folder and renamed into place, so a
-killed process never leaves a half-written file under its final name.
+killed process never leaves a half-written file under its final name. The final file gets the
+mode an ordinary ``open()`` would give it (0644 under umask 022), not mkstemp's private 0600.
 """
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ class StoreError(ValueError):
     """A stored file that is missing, corrupt or not of the expected form."""
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, before any worker threads exist (os.umask is process-wide).
+FILE_MODE = 0o666 & ~_read_umask()
+TMP_GLOB = ".*.tmp"
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -39,10 +51,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600: others on a shared server could not read it
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_stale_tmp(folder: str | Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.*.tmp``) a killed run left in ``folder``.
+
+    Called when a run (re)starts on a folder it owns: those files were never renamed into place,
+    so nothing refers to them. Returns what was removed."""
+    folder = Path(folder)
+    gone = [p for p in folder.glob(TMP_GLOB) if p.is_file()] if folder.is_dir() else []
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -129,8 +154,12 @@ def read_manifest(featdir: str | Path) -> list[dict]:
 
 def read_id_list(path: str | Path) -> list[str]:
     """Utterance ids from a list file: the first whitespace-separated field of each line."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read list file ({e.strerror})") from None
     ids = []
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             ids.append(line.split()[0])

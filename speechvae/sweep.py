@@ -54,7 +54,8 @@ def _run_cell(args: tuple) -> dict:
     t0 = time.perf_counter()
     try:
         cfg = config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
-        hist = fit(featdir, Path(outdir) / "cells" / cell_name(assign), cfg, progress=False)
+        # a sweep owns its cells: a re-run trains them again
+        hist = fit(featdir, Path(outdir) / "cells" / cell_name(assign), cfg, overwrite=True, progress=False)
         last = hist[-1]
         row.update({"valid_loss": last["valid_loss"], "valid_mcd_db": last["valid_mcd_db"],
                     "dead_fraction": mean_dead_fraction(last), "active_dims": last["active_dims"],
@@ -115,8 +116,8 @@ def write_heatmaps(outdir: Path, rows: list[dict], grid: dict[str, list]) -> lis
 
 
 def sweep_add(p) -> None:
-    p.add_argument("featdir")
-    p.add_argument("-o", "--output", required=True, help="sweep folder (sweep.csv, heatmaps, cells/)")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="SWEEPDIR", help="sweep folder (sweep.csv, heatmaps, cells/)")
     p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
                    help="config key and its values (repeatable; cells are the cartesian product)")
     p.add_argument("--config", help="base YAML config")

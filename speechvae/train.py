@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
-from .config import Config, config_to_dict, save_config
-from .corpus import read_featdir_analysis, select_utts
+from .checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .config import Config, config_diff, save_config
+from .corpus import read_featdir_analysis, select_utts, stats_for
 from .features import Features, check_compatible, resolve_analysis
 from .model import VAE, count_parameters, init_weights, loss_terms, objective
+from .console import progress_bar
 from .stats import Stats
-from .store import STATS_FILE, feature_path, write_csv
+from .store import feature_path, remove_stale_tmp, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ _MCD_K = 10.0 / math.log(10.0)
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class ExperimentError(ValueError):
+    """An experiment folder that cannot be used as asked (would overwrite a model, nothing to resume)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -68,7 +72,7 @@ def load_frames(featdir: str | Path, utt_ids: list[str], stats: Stats, cfg: Conf
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
         check_compatible(f, cfg.analysis, str(feature_path(featdir, u)))
-        out.append(stats.normalize(f.mcep[:, 1:]))
+        out.append(stats.normalize(f.mcep[:, 1:], cfg.model.scaling))
     return np.concatenate(out).astype(np.float32)
 
 
@@ -77,23 +81,28 @@ class Data:
     train: torch.Tensor  # (N_train, D) normalised frames on the device
     valid: torch.Tensor  # (N_valid, D)
     probe: torch.Tensor  # (P, D) fixed training frames for dead-unit counts
-    std: torch.Tensor  # (D,) stats std, to turn normalised errors back into mel-cepstra for MCD
+    std: torch.Tensor  # (D,) the normalisation divisor, to turn normalised errors back into mel-cepstra for MCD
 
 
-def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device,
-                 valid_list: str | Path | None = None, train_list: str | Path | None = None) -> Data:
+def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None = None,
+                 train_list: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """Training and held-out utterance ids from the list files, or by ``train.valid_fraction``."""
     ids = select_utts(featdir, train_list)
     valid_ids = select_utts(featdir, valid_list) if valid_list else None
     if train_list and valid_ids is not None:
-        tr, va = ids, valid_ids
-    else:
-        tr, va = split_utts(ids, cfg.train.valid_fraction, valid_ids)
+        return ids, valid_ids
+    return split_utts(ids, cfg.train.valid_fraction, valid_ids)
+
+
+def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device, tr: list[str],
+                 va: list[str]) -> Data:
+    """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``."""
     log.info("train: %d utterances, valid: %d utterances", len(tr), len(va))
     train = torch.from_numpy(load_frames(featdir, tr, stats, cfg)).to(device)
     valid = torch.from_numpy(load_frames(featdir, va, stats, cfg)).to(device)
     g = torch.Generator().manual_seed(cfg.train.seed)
     probe_idx = torch.randperm(len(train), generator=g)[: cfg.train.probe_frames].to(device)
-    std = torch.as_tensor(stats.mcep_std, dtype=torch.float32, device=device)
+    std = torch.as_tensor(stats.scale(cfg.model.scaling), dtype=torch.float32, device=device)
     return Data(train=train, valid=valid, probe=train[probe_idx], std=std)
 
 
@@ -185,22 +194,26 @@ def read_log_csv(path: str | Path) -> list[dict]:
         return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def _same_run(a: Config, b: Config) -> bool:
-    """Resuming is allowed when only train.epochs / train.device differ."""
+def resume_conflicts(old: Config, new: Config) -> list[str]:
+    """Settings that differ between a checkpoint's config and this run's, other than train.epochs and
+    train.device (the two a resumed run may change)."""
     norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, device="auto"))
-    return norm(a) == norm(b)
+    return config_diff(norm(old), norm(new))
 
 
 def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str | Path | None = None,
-        resume: bool = False, valid_list: str | Path | None = None, train_list: str | Path | None = None,
-        progress: bool = True) -> list[dict]:
+        resume: bool = False, overwrite: bool = False, valid_list: str | Path | None = None,
+        train_list: str | Path | None = None, progress: bool = True) -> list[dict]:
     """Train a VAE on ``featdir`` into ``expdir`` (checkpoint.pt, log.csv, config.yaml).
+
+    ``stats_path=None`` computes the normalisation statistics over the training utterances only (never
+    the held-out ones). An ``expdir`` that already holds a checkpoint is refused unless ``resume``
+    (continue it, same config) or ``overwrite`` (start again); ``resume`` without a checkpoint is refused.
 
     Returns the per-epoch history (the rows of log.csv).
     Raises TrainingDiverged if the loss becomes non-finite; the last good checkpoint stays.
     """
     featdir, expdir = Path(featdir), Path(expdir)
-    expdir.mkdir(parents=True, exist_ok=True)
     # The model's analysis settings are those its features were made with (stored beside them),
     # so resynthesis through the checkpoint uses the right fs / alpha / FFT size.
     feat_analysis = read_featdir_analysis(featdir)
@@ -208,22 +221,22 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
         log.info("analysis settings taken from %s/analysis.yaml (fs %d Hz)", featdir, feat_analysis.fs)
     cfg = dataclasses.replace(cfg, analysis=feat_analysis)
     device = resolve_device(cfg.train.device)
-    torch.manual_seed(cfg.train.seed)
     ckpt_file = expdir / CHECKPOINT_NAME
+    ck = _check_expdir(ckpt_file, cfg, resume, overwrite)
+    expdir.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(expdir)  # half-written files of a killed run
+    torch.manual_seed(cfg.train.seed)
     history: list[dict] = []
     start_epoch = 1
-    if resume and ckpt_file.exists():
-        ck = load_checkpoint(ckpt_file)
-        if not _same_run(ck.cfg, cfg):
-            raise CheckpointError(f"{ckpt_file}: made with another config; resume needs the same config "
-                                  "(only train.epochs may change)")
+    tr, va = choose_split(featdir, cfg, valid_list, train_list)
+    if ck is not None:
         stats = ck.stats
+    elif stats_path is not None:
+        stats = Stats.load(stats_path)
     else:
-        if ckpt_file.exists() and not resume:
-            log.warning("%s exists and will be overwritten (use --resume to continue it)", ckpt_file)
-        ck = None
-        stats = Stats.load(stats_path or featdir / STATS_FILE)
-    data = prepare_data(featdir, cfg, stats, device, valid_list, train_list)
+        stats = stats_for(featdir, tr)
+        log.info("normalisation stats over the %d training utterances (%d frames)", stats.utterances, stats.frames)
+    data = prepare_data(featdir, cfg, stats, device, tr, va)
     model = build_model(cfg, data.train.shape[1], device)
     opt = make_optimizer(model, cfg)
     if ck is not None:
@@ -237,7 +250,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
              cfg.loss.beta, cfg.loss.decoder_variance)
     elapsed0 = history[-1]["elapsed_s"] if history else 0.0
     t0 = time.perf_counter()
-    bar = tqdm(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    bar = progress_bar(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", enabled=progress)
     for epoch in bar:
         beta = beta_at(cfg, epoch)
         row = {"epoch": epoch, "elapsed_s": 0.0, "beta": beta}
@@ -251,8 +264,36 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
                 f"epoch {epoch}: loss became non-finite (train {row['train_loss']}, valid {row['valid_loss']}); "
                 f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). {kept}")
         history.append(row)
-        save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history)
+        save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history,
+                        train_utts=tr)
         write_log_csv(expdir / LOG_CSV, history)
-        bar.set_postfix(loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
+        bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
                         mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")
     return history
+
+
+def _check_expdir(ckpt_file: Path, cfg: Config, resume: bool, overwrite: bool) -> Checkpoint | None:
+    """The checkpoint to resume from, or None for a fresh run; refuses what would lose a model."""
+    exists = ckpt_file.exists()
+    if resume and overwrite:
+        raise ExperimentError("--resume and --overwrite exclude each other")
+    if resume and not exists:
+        raise ExperimentError(f"{ckpt_file.parent}: no {CHECKPOINT_NAME} to resume; drop --resume to start a new run")
+    if exists and not resume:
+        if not overwrite:
+            try:
+                what = f"a model trained for {load_checkpoint(ckpt_file).epoch} epoch(s)"
+            except CheckpointError:
+                what = f"an unreadable {CHECKPOINT_NAME}"
+            raise ExperimentError(f"{ckpt_file.parent} already holds {what}: --resume continues it, --overwrite "
+                                  "replaces it, or choose another -o EXPDIR")
+        log.warning("%s: replacing the existing model (--overwrite)", ckpt_file)
+        return None
+    if not resume:
+        return None
+    ck = load_checkpoint(ckpt_file)
+    diff = resume_conflicts(ck.cfg, cfg)
+    if diff:
+        raise CheckpointError(f"{ckpt_file}: cannot resume with other settings ({'; '.join(diff)}); only "
+                              "train.epochs and train.device may change (or --overwrite to start again)")
+    return ck

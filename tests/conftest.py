@@ -65,3 +65,20 @@ def tiny_config(**sets):
     over = ["model.hidden=[32, 16]", "model.latent=8", "train.epochs=3", "train.batch_size=64",
             "train.probe_frames=256"] + [f"{k}={v}" for k, v in sets.items()]
     return load_config(None, over)
+
+
+@pytest.fixture(scope="session")
+def three_part_featdir(tmp_path_factory, example_wav) -> Path:
+    """The pysptk utterance cut into three utterances part0..part2, analysed (default settings)."""
+    from speechvae.corpus import analyze_corpus, collect_inputs
+
+    root = tmp_path_factory.mktemp("corpus")
+    x, fs = sf.read(example_wav)
+    wavs = root / "spk"
+    wavs.mkdir()
+    for i, part in enumerate(np.array_split(x, 3)):
+        sf.write(wavs / f"part{i}.wav", part, fs)
+    out = root / "feats"
+    rep = analyze_corpus(collect_inputs([wavs]), out, AnalysisConfig(), progress=False)
+    assert not rep.failures
+    return out

@@ -117,5 +117,8 @@ def test_write_wav_is_16bit_and_clipped(tmp_path):
     info = sf.info(p)
     assert info.subtype == "PCM_16" and info.samplerate == FS
     y, _ = sf.read(p)
-    assert y[2] <= 1.0 and y[3] == -1.0 and y[1] == pytest.approx(0.5, abs=1e-4)
+    # 2.0 clips to the largest 16-bit code (32767), -2.0 to the smallest (-32768)
+    assert y[2] == 32767 / 32768 and y[3] == -1.0 and y[1] == pytest.approx(0.5, abs=1e-4)
+    raw, _ = sf.read(p, dtype="int16")
+    assert raw.tolist() == [0, 16384, 32767, -32768]
     assert not list(tmp_path.glob(".*tmp"))

@@ -90,8 +90,10 @@ def test_rerun_skips_and_overwrite_redoes(wavdir, tmp_path):
 def test_other_analysis_config_into_same_folder_is_refused(wavdir, tmp_path):
     out = tmp_path / "f"
     analyze_corpus(collect_inputs([wavdir]), out, AnalysisConfig(), progress=False)
-    with pytest.raises(CorpusError, match="another analysis config"):
+    with pytest.raises(CorpusError, match=r"other analysis settings .*this run: f0_floor: 71.0 -> 60.0\)"):
         analyze_corpus(collect_inputs([wavdir]), out, AnalysisConfig(f0_floor=60.0), progress=False)
+    # the CLI names the setting and both values too, and exits 2
+    assert main(["analyze", str(wavdir), "-o", str(out), "--f0", "dio"]) == 2
 
 
 def test_outputs_identical_for_any_jobs(wavdir, tmp_path):

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from speechvae.audio import read_audio
+
 from speechvae.config import AnalysisConfig
 from speechvae.features import (FeatureMismatchError, Features, analyze_waveform, check_compatible,
                                 resolve_analysis, synthesize, wav2features)

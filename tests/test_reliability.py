@@ -1,6 +1,5 @@
 """Nothing lost: SIGKILL at a random point, re-run the same command, get what an uninterrupted run
 gets; no partial file is ever visible under its final name."""
-import os
 import random
 import signal
 import subprocess
@@ -8,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -30,11 +28,15 @@ def _corpus(root: Path, n: int = 8) -> Path:
     return d
 
 
-def _kill_during(cmd, seconds: float) -> int:
+def _kill_when(cmd, started, delay: float, timeout: float = 120.0) -> int:
+    """Start ``cmd``, wait until ``started()`` says its work is under way, sleep ``delay`` s more,
+    SIGKILL it. Returns the exit status (-9 when the kill landed on a running process)."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(seconds)
-    if p.poll() is None:
-        p.send_signal(signal.SIGKILL)
+    t0 = time.monotonic()
+    while not started() and p.poll() is None and time.monotonic() - t0 < timeout:
+        time.sleep(0.02)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
     return p.wait()
 
 
@@ -54,12 +56,17 @@ def test_analyze_killed_and_rerun_is_byte_identical(tmp_path, seed):
     wavs = _corpus(tmp_path)
     ref, cut = tmp_path / "ref", tmp_path / "cut"
     subprocess.run([*CLI, "analyze", str(wavs), "-o", str(ref)], check=True, capture_output=True)
-    delay = random.Random(seed).uniform(2.5, 5.0)  # after start-up, during the per-file work
-    _kill_during([*CLI, "analyze", str(wavs), "-o", str(cut)], delay)
-    done = sorted((cut / "feats").glob("*.npz")) if (cut / "feats").exists() else []
+    first = cut / "feats" / "utt00.npz"
+    delay = random.Random(seed).uniform(0.0, 0.5)  # the first file is stored: kill during the others
+    rc = _kill_when([*CLI, "analyze", str(wavs), "-o", str(cut)], first.exists, delay)
+    done = sorted((cut / "feats").glob("*.npz"))
+    # the kill landed mid-run: the process died of it, some files are stored, and not all of them
+    assert rc == -signal.SIGKILL and 1 <= len(done) < 8, (rc, len(done))
+    assert not (cut / "manifest.tsv").exists()
     for f in done:  # whatever is visible under a final name is complete
         Features.load(f)
     subprocess.run([*CLI, "analyze", str(wavs), "-o", str(cut)], check=True, capture_output=True)
+    assert list(cut.rglob(".*.tmp")) == []  # the re-run cleared what the kill left half-written
     names = sorted(p.relative_to(ref) for p in ref.rglob("*") if p.is_file() and p.suffix != ".png")
     assert names == sorted(p.relative_to(cut) for p in cut.rglob("*") if p.is_file() and p.suffix != ".png")
     for n in names:
@@ -76,19 +83,32 @@ def small_feats(tmp_path_factory):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_train_killed_and_resumed_gives_the_same_weights(tmp_path, small_feats, seed):
-    args = ["train", str(small_feats), "--epochs", "40", "--resume", "--set", "model.hidden=[64, 32]",
+    args = ["train", str(small_feats), "--epochs", "40", "--set", "model.hidden=[64, 32]",
             "--set", "model.latent=8", "--set", "train.batch_size=32", "--set", "train.valid_fraction=0.25"]
     subprocess.run([*CLI, *args, "-o", str(tmp_path / "ref")], check=True, capture_output=True)
     cut = tmp_path / "cut"
-    delay = random.Random(seed).uniform(4.0, 7.0)
-    _kill_during([*CLI, *args, "-o", str(cut)], delay)
-    if (cut / "checkpoint.pt").exists():  # a checkpoint under its final name is always loadable
-        assert 1 <= load_checkpoint(cut).epoch <= 40
-    subprocess.run([*CLI, *args, "-o", str(cut)], check=True, capture_output=True)
+    delay = random.Random(seed).uniform(0.0, 0.3)  # an epoch takes ~0.05 s: kill a few epochs in
+    rc = _kill_when([*CLI, *args, "-o", str(cut)], (cut / "checkpoint.pt").exists, delay)
+    assert rc == -signal.SIGKILL, rc  # killed while running, not after it finished
+    killed_at = load_checkpoint(cut).epoch  # a checkpoint under its final name is always loadable
+    assert 1 <= killed_at < 40
+    subprocess.run([*CLI, *args, "--resume", "-o", str(cut)], check=True, capture_output=True)
     a, b = load_checkpoint(tmp_path / "ref"), load_checkpoint(cut)
     assert a.epoch == b.epoch == 40
     for k, v in a.model_state.items():
         torch.testing.assert_close(b.model_state[k], v, rtol=0, atol=0)
     assert [r["valid_loss"] for r in a.history] == [r["valid_loss"] for r in b.history]
-    leftovers = [p.name for p in cut.iterdir() if p.name.startswith(".")]
-    assert leftovers == [] or all(p.endswith(".tmp") for p in leftovers)
+    assert list(cut.glob(".*")) == []  # the resumed run cleared what the kill left half-written
+
+
+def test_a_rerun_removes_what_a_killed_run_left_half_written(tmp_path):
+    wavs = _corpus(tmp_path, 2)
+    out = tmp_path / "f"
+    subprocess.run([*CLI, "analyze", str(wavs), "-o", str(out)], check=True, capture_output=True)
+    stale = [out / ".manifest.tsv.x1.tmp", out / "feats" / ".utt00.npz.x2.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    keep = out / "feats" / "notes.tmp"  # not one of ours (no leading dot): left alone
+    keep.write_text("mine")
+    subprocess.run([*CLI, "analyze", str(wavs), "-o", str(out)], check=True, capture_output=True)
+    assert not any(p.exists() for p in stale) and keep.exists()

@@ -11,8 +11,6 @@ import torch
 from speechvae import train as train_mod
 from speechvae.checkpoint import CheckpointError, load_checkpoint
 from speechvae.cli import main
-from speechvae.config import AnalysisConfig
-from speechvae.corpus import analyze_corpus, collect_inputs
 from speechvae.features import Features
 from speechvae.reconstruct import gv_postfilter, load_model, reconstruct
 from speechvae.train import TrainingDiverged, fit, read_log_csv
@@ -21,18 +19,9 @@ from conftest import tiny_config
 
 
 @pytest.fixture(scope="module")
-def featdir(tmp_path_factory, example_wav):
-    """The pysptk utterance cut into three utterances (the last one is held out)."""
-    root = tmp_path_factory.mktemp("corpus")
-    x, fs = sf.read(example_wav)
-    wavs = root / "spk"
-    wavs.mkdir()
-    for i, part in enumerate(np.array_split(x, 3)):
-        sf.write(wavs / f"part{i}.wav", part, fs)
-    out = root / "feats"
-    rep = analyze_corpus(collect_inputs([wavs]), out, AnalysisConfig(), progress=False)
-    assert not rep.failures
-    return out
+def featdir(three_part_featdir):
+    """The pysptk utterance cut into three utterances (the last two are held out by _cfg)."""
+    return three_part_featdir
 
 
 def _cfg(**kw):
@@ -73,8 +62,23 @@ def test_resume_equals_uninterrupted(featdir, tmp_path):
 
 def test_resume_with_another_config_is_refused(featdir, tmp_path):
     fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
-    with pytest.raises(CheckpointError, match="another config"):
-        fit(featdir, tmp_path / "e", _cfg(**{"model.latent": 4}), resume=True, progress=False)
+    with pytest.raises(CheckpointError, match=r"other settings \(model.latent: 8 -> 4; loss.beta: 0.01 -> 0.1\)"):
+        fit(featdir, tmp_path / "e", _cfg(**{"model.latent": 4, "loss.beta": 0.1}), resume=True, progress=False)
+    # train.epochs and train.device may change
+    assert len(fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 2, "train.device": "cpu"}), resume=True,
+                   progress=False)) == 2
+
+
+def test_default_stats_cover_the_training_utterances_only(featdir, tmp_path):
+    from speechvae.corpus import stats_for
+
+    fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
+    ck = load_checkpoint(tmp_path / "e")
+    assert ck.train_utts == ["part0"]  # valid_fraction 0.34 of 3 holds out part1, part2
+    ref = stats_for(featdir, ["part0"])
+    assert ck.stats.utterances == 1 and ck.stats.frames == Features.load(featdir / "feats/part0.npz").frames
+    np.testing.assert_array_equal(ck.stats.mcep_mean, ref.mcep_mean)
+    assert not np.allclose(ck.stats.mcep_mean, stats_for(featdir, ["part0", "part1", "part2"]).mcep_mean)
 
 
 def test_checkpoint_alone_reconstructs_identically(featdir, tmp_path):
@@ -181,6 +185,12 @@ def test_model_cli_commands(featdir, tmp_path):
     assert main(["evaluate", "--model", str(exp), str(featdir), "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert set(m["per_utterance"]) == {"part0", "part1", "part2"} and 0 < m["mcd_db"] < 20 and 0 < m["gv_ratio"]
+    assert m["held_out"] is False and m["training_utterances"] == ["part0"]  # marked: part0 was trained on
+    (tmp_path / "eval.list").write_text("part1\npart2\n")
+    assert main(["evaluate", "--model", str(exp), str(featdir), "--list", str(tmp_path / "eval.list"),
+                 "-o", str(tmp_path / "m2.json")]) == 0
+    m2 = json.loads((tmp_path / "m2.json").read_text())
+    assert m2["held_out"] is True and m2["training_utterances"] == []
     assert main(["resynth", "--model", str(exp), str(featdir / "feats" / "part1.npz"), "-o", str(tmp_path / "w")]) == 0
     assert sf.info(tmp_path / "w" / "part1.wav").samplerate == 16000
     assert main(["plot", "--model", str(exp), str(featdir), "-o", str(tmp_path / "p"), "--dims", "2", "5"]) == 0

@@ -41,7 +41,22 @@ done
 datadir=${workdir}/lists
 featdir=${workdir}/feats
 expdir=${workdir}/exp/${tag}
+okdir=${featdir}/lists  # the lists restricted to utterances that analysis stored
 say() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${name}:stage ${1}) ${*:2}"; }
+
+# A wav that failed analysis is reported by stage 1 and left out from then on, so that a single
+# unreadable file does not stop the recipe at a later stage on its missing features.
+analysed_lists() {
+    [ -f "${featdir}/manifest.tsv" ] || { echo "${featdir}/manifest.tsv: not found; run stage 1 (analyze) first" >&2; exit 2; }
+    mkdir -p "${okdir}"
+    for n in all train dev eval; do
+        awk 'NR == FNR { if (FNR > 1) ok[$1] = 1; next } ($1 in ok)' "${featdir}/manifest.tsv" "${datadir}/${n}.list" \
+            > "${okdir}/${n}.list"
+        dropped=$(( $(wc -l < "${datadir}/${n}.list") - $(wc -l < "${okdir}/${n}.list") ))
+        [ "${dropped}" -eq 0 ] || say 2 "WARNING: ${n}.list: ${dropped} utterance(s) not analysed, left out"
+        [ -s "${okdir}/${n}.list" ] || { echo "${n}.list: no analysed utterance left" >&2; exit 2; }
+    done
+}
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
     say 0 "data: list files -> ${datadir}"
@@ -51,31 +66,43 @@ fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     say 1 "analyze: ${datadir}/all.list -> ${featdir}"
+    rc=0
     # shellcheck disable=SC2086
-    speechvae analyze "${datadir}/all.list" -o "${featdir}" --config "${conf}" -j "${nj}" ${analyze_args}
+    speechvae analyze "${datadir}/all.list" -o "${featdir}" --config "${conf}" -j "${nj}" ${analyze_args} || rc=$?
+    # exit 1: some files failed (each named above) and the rest is stored; anything else stops here
+    [ "${rc}" -eq 0 ] || [ "${rc}" -eq 1 ] || exit "${rc}"
+    [ "${rc}" -eq 0 ] || say 1 "WARNING: the files named above failed; going on without them"
+fi
+
+if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 5 ]; then
+    analysed_lists
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     say 2 "stats over train.list -> ${featdir}/stats_train.npz"
-    speechvae stats "${featdir}" --list "${datadir}/train.list" -o "${featdir}/stats_train.npz"
+    speechvae stats "${featdir}" --list "${okdir}/train.list" -o "${featdir}/stats_train.npz"
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-    say 3 "train -> ${expdir}"
+    # A re-run continues a model already in EXPDIR (or does nothing if it is complete);
+    # --train-args --overwrite trains it again from scratch.
+    resume=""
+    if [ -f "${expdir}/checkpoint.pt" ] && [[ " ${train_args} " != *" --overwrite "* ]]; then resume="--resume"; fi
+    say 3 "train -> ${expdir} ${resume}"
     # shellcheck disable=SC2086
     speechvae train "${featdir}" -o "${expdir}" --config "${conf}" --stats "${featdir}/stats_train.npz" \
-        --train-list "${datadir}/train.list" --valid-list "${datadir}/dev.list" ${train_args}
+        --train-list "${okdir}/train.list" --valid-list "${okdir}/dev.list" ${resume} ${train_args}
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     say 4 "resynth eval.list: copy synthesis -> ${expdir}/wav_copy, VAE -> ${expdir}/wav_vae"
-    speechvae resynth "${featdir}" --list "${datadir}/eval.list" -o "${expdir}/wav_copy"
-    speechvae resynth "${featdir}" --list "${datadir}/eval.list" --model "${expdir}" -o "${expdir}/wav_vae"
+    speechvae resynth "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/wav_copy"
+    speechvae resynth "${featdir}" --list "${okdir}/eval.list" --model "${expdir}" -o "${expdir}/wav_vae"
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     say 5 "evaluate eval.list -> ${expdir}/metrics.json, plots -> ${expdir}/plots"
-    speechvae evaluate --model "${expdir}" "${featdir}" --list "${datadir}/eval.list" -o "${expdir}/metrics.json"
-    speechvae plot --model "${expdir}" "${featdir}" --list "${datadir}/eval.list" -o "${expdir}/plots"
+    speechvae evaluate --model "${expdir}" "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/metrics.json"
+    speechvae plot --model "${expdir}" "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/plots"
     say 5 "done: metrics ${expdir}/metrics.json; wavs ${expdir}/wav_copy ${expdir}/wav_vae; plots ${expdir}/plots"
 fi
