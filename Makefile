@@ -15,7 +15,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench browser-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The listening page in headless Chromium (Debian: apt-get install chromium): no console message, no
+# missing resource, the table sorts; the screenshot lands in data/listening_page.png.
+browser-check: $(STAMP)
+	@command -v chromium >/dev/null || { echo "browser-check needs Debian's chromium: apt-get install chromium" >&2; exit 1; }
+	SPEECHVAE_SCREENSHOT=data/listening_page.png $(PY) -m pytest -q -rs tests/test_listening.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py

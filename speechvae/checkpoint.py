@@ -17,7 +17,7 @@ import torch
 
 from . import __version__
 from .config import AnalysisConfig, Config, config_from_dict, config_to_dict, ConfigError
-from .model import VAE
+from .models import build
 from .stats import Stats
 from .store import atomic_path
 
@@ -35,7 +35,7 @@ def checkpoint_path(path: str | Path) -> Path:
     return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
-def save_checkpoint(path: str | Path, *, model: VAE, optimizer: torch.optim.Optimizer | None, epoch: int,
+def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
                     cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = ()) -> None:
     """Write atomically: a killed process leaves the previous checkpoint intact."""
     state = {
@@ -68,11 +68,13 @@ class Checkpoint:
     def analysis(self) -> AnalysisConfig:
         return self.cfg.analysis
 
-    def build_model(self, device: str | torch.device = "cpu") -> VAE:
+    def build_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
         dim = len(self.stats.mcep_mean)
-        model = VAE(dim, self.cfg.model, self.cfg.loss.decoder_variance)
+        model = build(self.cfg, dim)
+        # checkpoints from before speechvae.models kept the decoder variance at the top level
+        state = {("var." + k if k.startswith("dec_logvar") else k): v for k, v in self.model_state.items()}
         try:
-            model.load_state_dict(self.model_state)
+            model.load_state_dict(state)
         except RuntimeError as e:
             raise CheckpointError(f"checkpoint weights do not fit its model config: {_first_line(e)}") from None
         return model.to(device).eval()

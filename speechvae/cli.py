@@ -256,16 +256,19 @@ def evaluate_add(p):
     _reconstruction_args(p)
     p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
     p.add_argument("-o", "--output", required=True, metavar="JSON", help="metrics file to write")
+    p.add_argument("--nll-samples", type=int, default=0, metavar="K",
+                   help="also estimate the held-out negative log-likelihood with K importance samples (0: skip)")
 
 
 def evaluate_run(args) -> int:
     from .corpus import select_utts
     from .reconstruct import load_model
-    from .report import evaluate, write_json
+    from .report import evaluate
+    from .store import write_json
 
     tm = load_model(args.model, args.device)
     m = evaluate(tm, args.featdir, select_utts(args.featdir, args.list), sample=args.sample,
-                 postfilter=args.gv_postfilter)
+                 postfilter=args.gv_postfilter, nll_samples=args.nll_samples)
     write_json(args.output, m)
     log.info("MCD %.2f dB (voiced %.2f dB), GV ratio %.3f over %d frames%s -> %s", m["mcd_db"], m["mcd_voiced_db"],
              m["gv_ratio"], m["frames"], "" if m["held_out"] is not False else " (TRAINING utterances)", args.output)
@@ -299,6 +302,54 @@ def plot_run(args) -> int:
     return 0
 
 
+# --- baseline ----------------------------------------------------------------------------------
+def baseline_add(p):
+    p.add_argument("kind", choices=["pca"], help="pca: PCA-k of raw centred c1..c39 (the MCD's own scale)")
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for pca<k>.json and pca.csv")
+    p.add_argument("--dims", default="4,8,16,24,32", help="comma-separated numbers of components")
+    p.add_argument("--train-list", help="utterances the baseline is fitted on (default: all of FEATDIR)")
+    p.add_argument("--list", help="utterances it is scored on, e.g. eval.list (default: all of FEATDIR)")
+
+
+def baseline_run(args) -> int:
+    from .baselines import run_pca
+    from .corpus import select_utts
+
+    try:
+        dims = [int(d) for d in args.dims.split(",") if d.strip()]
+    except ValueError:
+        raise ValueError(f"--dims {args.dims!r}: expected comma-separated integers, e.g. 4,8,16") from None
+    rows = run_pca(args.featdir, args.output, dims, select_utts(args.featdir, args.train_list),
+                   select_utts(args.featdir, args.list))
+    for r in rows:
+        log.info("PCA-%d: MCD %.2f dB, GV ratio %.3f, %.0f%% of frames above 2 dB%s", r["components"], r["mcd_db"],
+                 r["gv_ratio"], 100 * r["share_over_2db"], "" if r["held_out"] else " (TRAINING utterances)")
+    log.info("-> %s/pca.csv", args.output)
+    return 0
+
+
+# --- report ------------------------------------------------------------------------------------
+def report_add(p):
+    p.add_argument("expdir", metavar="EXPDIR", help="experiment folder of `speechvae train`")
+    p.add_argument("featdir", nargs="?", metavar="FEATDIR",
+                   help="feature folder (default: the one the experiment was trained on, from EXPDIR/data.json)")
+    p.add_argument("-o", "--output", required=True, metavar="REPORTDIR", help="folder for index.html and its files")
+    p.add_argument("--list", help="utterances to show (default: those of EXPDIR/metrics.json, else the held-out ones)")
+    p.add_argument("--compare", nargs="+", default=[], metavar="EXPDIR",
+                   help="more experiments, evaluated on the same utterances: one table row each")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when present, else CPU")
+
+
+def report_run(args) -> int:
+    from .listening import build_report
+
+    page = build_report(args.expdir, args.output, args.featdir, args.list, args.compare, args.device)
+    log.info("listening page -> %s", page)
+    print(page)
+    return 0
+
+
 COMMANDS = {
     "lists": (lists_add, lists_run, "fixed train/dev/eval split by sorted utterance id -> list files"),
     "analyze": (analyze_add, analyze_run, "WORLD analysis -> mel-cepstra, stats, F0 histograms"),
@@ -308,15 +359,17 @@ COMMANDS = {
     "resynth": (resynth_add, resynth_run, "features (optionally through the VAE) -> WORLD -> wav"),
     "evaluate": (evaluate_add, evaluate_run, "MCD and GV ratio of VAE reconstructions"),
     "plot": (plot_add, plot_run, "scatter, trajectory, loss, posterior, dead-unit and latent plots"),
+    "baseline": (baseline_add, baseline_run, "reference codes scored like the models (PCA-k)"),
+    "report": (report_add, report_run, "a listening page (index.html): audio, spectrograms, metrics, plots"),
 }
 
 
 def _register_extra():
-    try:
-        from .sweep import sweep_add, sweep_run
-    except ImportError:  # pragma: no cover
-        return
+    from .rd import rd_add, rd_run
+    from .sweep import sweep_add, sweep_run
+
     COMMANDS["sweep"] = (sweep_add, sweep_run, "grid of short training runs over config keys, with heatmaps")
+    COMMANDS["rd"] = (rd_add, rd_run, "rate-distortion: a grid of models beside PCA-k on held-out utterances")
 
 
 class Interrupted(Exception):

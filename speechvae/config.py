@@ -43,10 +43,14 @@ class AnalysisConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """MLP VAE layer sizes: encoder input -> hidden... -> latent, decoder mirrors it."""
+    """The VAE: which model, its sizes (encoder input -> hidden... -> latent; the decoder mirrors it)."""
 
-    hidden: tuple[int, ...] = (256, 128)
+    kind: str = "mlp"  # "mlp" (frame-wise) or "conv" (1-D convolutions over neighbouring frames)
+    hidden: tuple[int, ...] = (256, 128)  # mlp: layer sizes; conv: channels of each convolution
     latent: int = 64
+    kernel: int = 5  # conv: taps (frames) per convolution, odd
+    stride: int = 1  # conv: frames coded by one latent vector (rate per second / stride)
+    segment: int = 64  # conv: frames per training example (a multiple of stride)
     # Frames the model sees, and its loss is taken on: centred c1..c39 divided by "global" (one std for
     # every dim: squared error proportional to squared MCD) or "per_dim" (z-scores, c39 weighs as c1).
     scaling: str = "per_dim"
@@ -67,7 +71,7 @@ class LossConfig:
     beta: float = 0.01  # final KL weight
     beta_warmup_epochs: int = 0  # beta rises linearly from 0 over this many epochs
     free_bits: float = 0.0  # nats per latent dim: KL below this floor is not penalised
-    decoder_variance: str = "per_dim"  # "unit", "per_dim" (learned), or "per_frame" (decoder head)
+    decoder_variance: str = "per_dim"  # "unit", "shared" (one learned), "per_dim" (learned), "per_frame" (head)
 
 
 @dataclass(frozen=True)
@@ -245,13 +249,19 @@ def validate(cfg: Config) -> None:
         (len(cfg.model.hidden) >= 1 and all(h > 0 for h in cfg.model.hidden), "model.hidden: positive sizes"),
         (cfg.model.latent > 0, "model.latent must be > 0"),
         (cfg.model.scaling in ("global", "per_dim"), "model.scaling must be global or per_dim"),
+        (cfg.model.kind in ("mlp", "conv"), "model.kind must be mlp or conv"),
+        (cfg.model.kind == "conv" or cfg.model.stride == 1, "model.stride > 1 needs model.kind conv"),
+        (cfg.model.stride >= 1 and cfg.model.kernel >= 1 and cfg.model.kernel % 2 == 1,
+         "model.stride must be >= 1 and model.kernel odd"),
+        (cfg.model.segment >= cfg.model.stride and cfg.model.segment % cfg.model.stride == 0,
+         "model.segment must be a multiple of model.stride"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),
         (cfg.loss.beta_warmup_epochs >= 0, "loss.beta_warmup_epochs must be >= 0"),
         (cfg.loss.free_bits >= 0, "loss.free_bits must be >= 0"),
-        (cfg.loss.decoder_variance in ("unit", "per_dim", "per_frame"),
-         "loss.decoder_variance must be unit, per_dim or per_frame"),
+        (cfg.loss.decoder_variance in ("unit", "shared", "per_dim", "per_frame"),
+         "loss.decoder_variance must be unit, shared, per_dim or per_frame"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
         (cfg.train.lr > 0, "train.lr must be > 0"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),

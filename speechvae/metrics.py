@@ -10,6 +10,9 @@ fs and alpha (16 kHz: alpha 0.41); c0 (power) is excluded, so distortion is over
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 
 _K = 10.0 / np.log(10.0)
@@ -45,19 +48,25 @@ def gv_ratio(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
     return gv(est) / np.maximum(gv(ref), 1e-12)
 
 
+OUTLIER_DB = (2.0, 4.0)  # frames above these MCDs are counted: the outlier criterion of spectral quantisation
+
+
 def utterance_metrics(ref: np.ndarray, est: np.ndarray, f0: np.ndarray) -> dict:
-    """MCD over all and voiced frames (dB) and mean GV ratio of one utterance."""
+    """MCD over all and voiced frames (dB), mean GV ratio and frames above 2 / 4 dB of one utterance."""
+    d = mcd_per_frame(ref, est)
     return {
         "frames": int(len(ref)),
         "voiced_frames": int(np.sum(np.asarray(f0) > 0)),
         "mcd_db": mcd_db(ref, est),
         "mcd_voiced_db": mcd_db(ref, est, np.asarray(f0) > 0),
         "gv_ratio": float(np.mean(gv_ratio(ref, est))),
+        **{f"frames_over_{t:g}db": int(np.sum(d > t)) for t in OUTLIER_DB},
     }
 
 
 def summarize(per_utt: dict[str, dict]) -> dict:
-    """Frame-weighted MCDs (voiced MCD weighted by voiced frames) and the utterance-mean GV ratio over utterances."""
+    """Frame-weighted MCDs (voiced MCD weighted by voiced frames), the utterance-mean GV ratio and the share
+    of frames above 2 and 4 dB over utterances."""
     if not per_utt:
         return {"mcd_db": float("nan"), "mcd_voiced_db": float("nan"), "gv_ratio": float("nan"), "frames": 0}
     w = np.array([m["frames"] for m in per_utt.values()], dtype=float)
@@ -70,4 +79,23 @@ def summarize(per_utt: dict[str, dict]) -> dict:
         "mcd_voiced_db": float(np.sum(wv[ok] * mv[ok]) / wv[ok].sum()) if ok.any() else float("nan"),
         "gv_ratio": float(np.mean([m["gv_ratio"] for m in per_utt.values()])),
         "frames": int(w.sum()),
+        **{f"share_over_{t:g}db": sum(m.get(f"frames_over_{t:g}db", 0) for m in per_utt.values()) / w.sum()
+           for t in OUTLIER_DB},
     }
+
+
+def score(featdir: str | Path, utt_ids: list[str], rebuild: Callable) -> dict:
+    """The one evaluation of a reconstruction, for models and baselines alike: MCD (dB, c1..c39, all and
+    voiced frames), GV ratio and the share of frames above 2 / 4 dB of ``rebuild(features)`` vs the input.
+
+    Returns ``{"mcd_db", "mcd_voiced_db", "gv_ratio", "frames", "share_over_2db", "share_over_4db",
+    "per_utterance": {utt: {...}}}``.
+    """
+    from .features import Features
+    from .store import feature_path
+
+    per_utt = {}
+    for u in utt_ids:
+        f = Features.load(feature_path(featdir, u))
+        per_utt[u] = utterance_metrics(f.mcep, rebuild(f).mcep, f.f0)
+    return {**summarize(per_utt), "per_utterance": per_utt}

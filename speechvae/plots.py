@@ -181,3 +181,71 @@ def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray) -> Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
+    """Held-out distortion against code size, models beside PCA-k.
+
+    rows: dicts with ``model`` ("pca" for the baseline), ``cell``, ``latent``, ``mcd_db``, ``gv_ratio`` and,
+    for models, ``kbit_per_s``. Returns ``{"rd_dims.png": MCD and GV ratio vs latent dims,
+    "rd_rate.png": MCD vs rate (kbit/s, held-out KL)}``; models sharing every grid value but latent form one line.
+    """
+    def series(rs):
+        groups: dict[str, list[dict]] = {}
+        for r in rs:
+            rest = ",".join(p for p in str(r["cell"]).split(",") if not p.startswith("model.latent="))
+            groups.setdefault(rest or r["model"], []).append(r)
+        return {k: sorted(v, key=lambda r: float(r["latent"])) for k, v in groups.items()}
+
+    models = [r for r in rows if r["model"] != "pca"]
+    pca = sorted((r for r in rows if r["model"] == "pca"), key=lambda r: float(r["latent"]))
+    fig = Figure(figsize=(11, 4))
+    a, b = fig.subplots(1, 2)
+    for name, rs in series(models).items():
+        x = [float(r["latent"]) for r in rs]
+        a.plot(x, [float(r["mcd_db"]) for r in rs], marker="o", label=name)
+        b.plot(x, [float(r["gv_ratio"]) for r in rs], marker="o", label=name)
+    if pca:
+        x = [float(r["latent"]) for r in pca]
+        a.plot(x, [float(r["mcd_db"]) for r in pca], marker="s", ls="--", color="black", label="PCA-k")
+        b.plot(x, [float(r["gv_ratio"]) for r in pca], marker="s", ls="--", color="black", label="PCA-k")
+    for ax, yl in ((a, "held-out MCD (dB)"), (b, "GV ratio (1 = no over-smoothing)")):
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="latent dims per latent vector (PCA: components)", ylabel=yl)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    a.set_title("distortion vs code size")
+    b.set_title("variance kept")
+    fig.tight_layout()
+    fig2 = Figure(figsize=(6.5, 4.5))
+    ax = fig2.subplots()
+    for name, rs in series(models).items():
+        ax.plot([float(r["kbit_per_s"]) for r in rs], [float(r["mcd_db"]) for r in rs], marker="o", label=name)
+        for r in rs:
+            ax.annotate(f"{r['latent']}", (float(r["kbit_per_s"]), float(r["mcd_db"])), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    for r in pca:
+        ax.axhline(float(r["mcd_db"]), color="gray", ls=":", lw=0.8)
+        ax.annotate(f"PCA-{r['latent']}", (ax.get_xlim()[0], float(r["mcd_db"])), fontsize=7, color="gray")
+    ax.set(xlabel="rate: held-out KL (kbit/s)", ylabel="held-out MCD (dB)", title="rate-distortion (labels: latent dims)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig2.tight_layout()
+    return {"rd_dims.png": fig, "rd_rate.png": fig2}
+
+
+def spectrogram(x: np.ndarray, fs: int, title: str = "") -> Figure:
+    """Log-magnitude spectrogram (dB, 25 ms Hann windows, 5 ms hop) of ``(N,)`` samples at ``fs`` Hz,
+    frequency in kHz; 80 dB of dynamic range below the peak."""
+    from scipy.signal import stft
+
+    nper = int(0.025 * fs)
+    f, t, z = stft(x, fs=fs, window="hann", nperseg=nper, noverlap=nper - int(0.005 * fs))
+    db = 20 * np.log10(np.abs(z) + 1e-10)
+    fig = Figure(figsize=(4.2, 2.2))
+    ax = fig.subplots()
+    ax.pcolormesh(t, f / 1000, db, vmin=db.max() - 80, vmax=db.max(), cmap="magma", shading="auto")
+    ax.set(xlabel="time (s)", ylabel="kHz", title=title)
+    ax.title.set_fontsize(8)
+    fig.tight_layout()
+    return fig

@@ -14,13 +14,12 @@ import torch
 from .checkpoint import Checkpoint, load_checkpoint
 from .config import Config
 from .features import Features, check_compatible
-from .model import VAE
 from .train import resolve_device
 
 
 @dataclass
 class TrainedModel:
-    model: VAE
+    model: torch.nn.Module  # a speechvae.models model
     checkpoint: Checkpoint
     device: torch.device
 
@@ -50,19 +49,49 @@ def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray) -> np.ndarray:
     return (mcep_1 - mean) * np.sqrt(target_gv / np.maximum(var, 1e-12)) + mean
 
 
+def model_input(tm: TrainedModel, feats: Features) -> torch.Tensor:
+    """Normalised c1..c39 of an utterance as one ``(1, T', 39)`` sequence, T' = T rounded up to a multiple
+    of the model's stride (the last frame repeated)."""
+    x = tm.checkpoint.stats.normalize(feats.mcep[:, 1:], tm.cfg.model.scaling)
+    pad = -len(x) % tm.model.stride
+    x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    return torch.as_tensor(x, dtype=torch.float32, device=tm.device)[None]
+
+
 @torch.no_grad()
 def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mean and std of q(z|x) per frame: two ``(T, latent)`` arrays."""
-    x = torch.as_tensor(tm.checkpoint.stats.normalize(feats.mcep[:, 1:], tm.cfg.model.scaling), dtype=torch.float32, device=tm.device)
-    mu, logvar = tm.model.encode(x)
-    return mu.cpu().numpy(), torch.exp(0.5 * logvar).cpu().numpy()
+    """Posterior mean and std of q(z|x): two ``(ceil(T / stride), latent)`` arrays (one row per frame
+    for a frame-wise model)."""
+    mu, logvar = tm.model.encode(model_input(tm, feats))
+    return mu[0].cpu().numpy(), torch.exp(0.5 * logvar[0]).cpu().numpy()
 
 
 @torch.no_grad()
-def decode(tm: TrainedModel, z: np.ndarray) -> np.ndarray:
-    """Latents ``(T, latent)`` -> denormalised c1..c39 ``(T, 39)`` (decoder mean)."""
-    mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device))
-    return tm.checkpoint.stats.denormalize(mean.cpu().numpy().astype(np.float64), tm.cfg.model.scaling)
+def decode(tm: TrainedModel, z: np.ndarray, frames: int | None = None) -> np.ndarray:
+    """Latents ``(T', latent)`` -> denormalised c1..c39 ``(T' * stride, 39)`` (decoder mean), cut to
+    ``frames`` when given."""
+    mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device)[None])
+    mean = mean[0, :frames].cpu().numpy().astype(np.float64)
+    return tm.checkpoint.stats.denormalize(mean, tm.cfg.model.scaling)
+
+
+@torch.no_grad()
+def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int = 0) -> dict:
+    """Importance-weighted estimate (K = ``k`` samples) of the negative log-likelihood of the utterances'
+    raw c1..c39 frames: ``nll_nats_per_frame`` and ``nll_bits_per_dim`` (lower is better). The model's
+    normalisation is undone by its log-Jacobian, so models with other scalings compare."""
+    from .models import iw_log_likelihood
+    from .store import feature_path
+
+    g = torch.Generator(device=tm.device).manual_seed(seed)
+    total, frames = 0.0, 0
+    for u in utt_ids:
+        x = model_input(tm, Features.load(feature_path(featdir, u)))
+        total += float(iw_log_likelihood(tm.model, x, k, g)) * x.shape[1]
+        frames += x.shape[1]
+    scale = tm.checkpoint.stats.scale(tm.cfg.model.scaling)
+    nll = -total / frames + float(np.sum(np.log(scale)))
+    return {"nll_nats_per_frame": nll, "nll_bits_per_dim": nll / (len(scale) * np.log(2)), "nll_samples": k}
 
 
 def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed: int = 0,
@@ -75,9 +104,37 @@ def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed
     check_compatible(feats, tm.cfg.analysis, what)
     mu, sigma = encode(tm, feats)
     z = mu + sigma * np.random.default_rng(seed).standard_normal(mu.shape) if sample else mu
-    rec = decode(tm, z)
+    rec = decode(tm, z, feats.frames)
     if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
         rec = gv_postfilter(rec, tm.checkpoint.stats.mcep_gv)
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)
+
+
+@torch.no_grad()
+def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
+    """The code's rate on these utterances: mean KL(q(z|x) || N(0, I)) per frame (``kl_nats_per_frame``;
+    a bound on the bits a code needs, per Hinton and van Camp's bits-back argument) and the same as
+    ``kbit_per_s`` at the features' frame rate (1 nat/frame at 5 ms frames = 289 bit/s)."""
+    from .models import loss_terms
+    from .store import feature_path
+
+    kl, frames = 0.0, 0
+    for u in utt_ids:
+        f = Features.load(feature_path(featdir, u))
+        x = model_input(tm, f)
+        t = loss_terms(x, tm.model(x), tm.model.stride)
+        kl += float(t.kl.sum()) / tm.model.stride
+        frames += x.shape[1]
+    nats = kl / frames
+    return {"kl_nats_per_frame": nats, "kbit_per_s": nats_to_kbit_s(nats, tm.cfg.analysis.frame_period)}
+
+
+def nats_to_kbit_s(nats_per_frame: float, frame_period_ms: float) -> float:
+    """nats per frame -> kbit/s: / ln 2 for bits, x frames per second.
+
+    >>> round(nats_to_kbit_s(1.0, 5.0), 4)   # 200 frames/s / ln 2
+    0.2885
+    """
+    return nats_per_frame / float(np.log(2.0)) * (1000.0 / frame_period_ms) / 1000.0

@@ -1,49 +1,44 @@
 """What a trained model did to a feature set: per-utterance metrics (JSON) and the plots."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 
 from . import plots
 from .features import Features
-from .metrics import summarize, utterance_metrics
-from .reconstruct import TrainedModel, encode, reconstruct
-from .store import atomic_write_text, feature_path
+from .metrics import score
+from .reconstruct import TrainedModel, encode, heldout_nll, rate, reconstruct
+from .store import feature_path
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sample: bool = False,
-             postfilter: bool | None = None) -> dict:
-    """MCD (dB, c1..c39, all and voiced frames) and GV ratio of reconstruction vs input.
+             postfilter: bool | None = None, nll_samples: int = 0) -> dict:
+    """:func:`~speechvae.metrics.score` of the model's reconstructions, plus ``held_out``,
+    ``training_utterances``, the rate (:func:`~speechvae.reconstruct.rate`), ``conventions`` and, with ``nll_samples`` K > 0, the importance-weighted estimate of the held-out
+    negative log-likelihood (``nll_nats_per_frame`` of raw c1..c39, ``nll_bits_per_dim``, K samples).
 
-    Returns ``{"mcd_db", "mcd_voiced_db", "gv_ratio", "frames", "held_out", "training_utterances",
-    "per_utterance": {utt: {...}}, "conventions": {...}}``. ``held_out`` is False when some evaluated
-    utterances were used for training (their ids in ``training_utterances``): such figures say how
-    well the model fits, not how it generalises. None for a checkpoint that does not record its ids.
+    ``held_out`` is False when some evaluated utterances were used for training (their ids in
+    ``training_utterances``): such figures say how well the model fits, not how it generalises.
+    None for a checkpoint that does not record its ids.
     """
     trained_on = set(tm.checkpoint.train_utts)
     seen = sorted(trained_on & set(utt_ids))
     if seen:
         log.warning("%d of %d evaluated utterances were used for training: these figures are not held-out",
                     len(seen), len(utt_ids))
-    per_utt = {}
-    for u in utt_ids:
-        f = Features.load(feature_path(featdir, u))
-        rec = reconstruct(tm, f, sample=sample, postfilter=postfilter, what=str(feature_path(featdir, u)))
-        per_utt[u] = utterance_metrics(f.mcep, rec.mcep, f.f0)
+    rebuild = lambda f: reconstruct(tm, f, sample=sample, postfilter=postfilter)
+    out = {**score(featdir, utt_ids, rebuild), "held_out": (not seen) if trained_on else None,
+           "training_utterances": seen, **rate(tm, featdir, utt_ids)}
+    if nll_samples > 0:
+        out.update(heldout_nll(tm, featdir, utt_ids, nll_samples))
     a = tm.cfg.analysis
-    return {**summarize(per_utt), "held_out": (not seen) if trained_on else None, "training_utterances": seen,
-            "per_utterance": per_utt,
-            "conventions": {"fs": a.fs, "alpha": a.alpha, "order": a.order, "c0": "excluded",
-                            "z": "sampled" if sample else "posterior mean",
-                            "gv_postfilter": bool(postfilter if postfilter is not None else tm.cfg.postfilter.gv)}}
-
-
-def write_json(path: str | Path, obj: dict) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    out["conventions"] = {"fs": a.fs, "alpha": a.alpha, "order": a.order, "c0": "excluded",
+                          "z": "sampled" if sample else "posterior mean",
+                          "gv_postfilter": bool(postfilter if postfilter is not None else tm.cfg.postfilter.gv)}
+    return out
 
 
 def write_plots(tm: TrainedModel, history: list[dict], featdir: str | Path, utt_id: str, outdir: str | Path,
@@ -61,7 +56,7 @@ def write_plots(tm: TrainedModel, history: list[dict], featdir: str | Path, utt_
     figs = {
         "scatter.png": plots.scatter(f.mcep, rec.mcep, *dims),
         "trajectory.png": plots.trajectory(f.mcep, rec.mcep, traj_dim, f.frame_period, f"{utt_id}: c{traj_dim}"),
-        "latent_pca.png": plots.latent_pca(mu, f.vuv),
+        "latent_pca.png": plots.latent_pca(mu, f.vuv[:: tm.model.stride][: len(mu)]),
     }
     if history:
         figs.update({"loss.png": plots.loss_curves(history), "posterior.png": plots.posterior_monitors(history),

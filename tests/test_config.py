@@ -20,7 +20,9 @@ def test_yaml_file_and_round_trip(tmp_path):
 @pytest.mark.parametrize("override,match", [
     ("train.epoch=3", "unknown key"), ("trian.epochs=3", "unknown section"), ("train.epochs=3.5", "integer"),
     ("train.lr=fast", "number"), ("init.scheme=kaiming", "seed, he or xavier"), ("train.epochs", "section.key=value"),
-    ("analysis.f0_ceil=9000", "Nyquist"), ("loss.decoder_variance=learned", "unit, per_dim or per_frame"),
+    ("analysis.f0_ceil=9000", "Nyquist"), ("loss.decoder_variance=learned", "unit, shared, per_dim or per_frame"),
+    ("model.scaling=zscore", "global or per_dim"), ("model.kind=rnn", "mlp or conv"),
+    ("model.stride=2", "needs model.kind conv"), ("model.kernel=4", "kernel odd"),
 ])
 def test_bad_values_are_errors(override, match):
     with pytest.raises(ConfigError, match=match):

@@ -32,6 +32,9 @@ def test_demo_recipe(tmp_path):
     assert (exp / "wav_copy/arctic_a0007.wav").exists() and (exp / "wav_vae/arctic_a0007.wav").exists()
     assert len(list((exp / "plots").glob("*.png"))) == 6
     assert "(demo:stage 5) done" in r.stdout
+    page = exp / "report/index.html"  # the demo ends by printing where its listening page is
+    assert page.is_file() and r.stdout.rstrip().splitlines()[-1].endswith(f"done: open {page.relative_to(tmp_path)}")
+    assert (exp / "report/audio/model/arctic_a0007.wav").is_file()
     # stages can be re-run alone
     _run([str(ROOT / "recipes/demo/run.sh"), "--conf", str(conf), "--tag", "t", "--stage", "5", "--stop-stage", "5"],
          tmp_path)

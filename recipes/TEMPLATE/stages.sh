@@ -8,6 +8,7 @@
 #   stage 3: train     VAE                                  (speechvae train)
 #   stage 4: resynth   copy synthesis and VAE resynthesis of eval.list (speechvae resynth)
 #   stage 5: evaluate  MCD / GV ratio on eval.list + plots  (speechvae evaluate, speechvae plot)
+#   stage 6: report    listening page of eval.list          (speechvae report) -> exp/<tag>/report/index.html
 set -euo pipefail
 
 stage=${stage:-0}
@@ -21,7 +22,7 @@ train_args=${train_args:-}
 analyze_args=${analyze_args:-}
 
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj J] [--conf FILE] [--tag TAG] [--workdir DIR] ${extra_usage:-}
-  stages: 0 data, 1 analyze, 2 stats, 3 train, 4 resynth, 5 evaluate/plot"
+  stages: 0 data, 1 analyze, 2 stats, 3 train, 4 resynth, 5 evaluate/plot, 6 report"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -74,7 +75,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     [ "${rc}" -eq 0 ] || say 1 "WARNING: the files named above failed; going on without them"
 fi
 
-if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 5 ]; then
+if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
     analysed_lists
 fi
 
@@ -105,4 +106,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     speechvae evaluate --model "${expdir}" "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/metrics.json"
     speechvae plot --model "${expdir}" "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/plots"
     say 5 "done: metrics ${expdir}/metrics.json; wavs ${expdir}/wav_copy ${expdir}/wav_vae; plots ${expdir}/plots"
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    say 6 "report: listening page of eval.list -> ${expdir}/report"
+    page=$(speechvae -q report "${expdir}" "${featdir}" --list "${okdir}/eval.list" -o "${expdir}/report")
+    say 6 "done: open ${page}"
 fi

@@ -1,0 +1,165 @@
+"""Spectral VAEs behind one small interface, shared by training, evaluation and reconstruction.
+
+Every model maps normalised mel-cepstrum sequences ``x (B, T, D)`` to a diagonal Gaussian posterior
+over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)``:
+
+- ``encode(x, hidden=None) -> (mu, logvar)``; ``decode(z, hidden=None) -> (x_mean, x_logvar)``
+- ``forward(x, eps=None) -> VAEOutput`` (``eps=None``: z = mu)
+- ``layers()``: the weight layers :func:`init_weights` draws; ``stride``: frames per latent vector;
+  ``segment``: frames per training example (1 for a frame-wise model)
+
+``build(cfg, dim)`` picks the model by ``cfg.model.kind``: ``mlp`` (frame-wise, :mod:`.mlp`) or
+``conv`` (1-D convolutions over time, :mod:`.conv`). The loss is the same for all: per-frame Gaussian
+NLL (0.5 log 2 pi included) + beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
+
+>>> import torch
+>>> from speechvae.config import load_config
+>>> for kind, stride in (("mlp", 1), ("conv", 2)):
+...     m = build(load_config(None, [f"model.kind={kind}", f"model.stride={stride}", "model.latent=8"]), 39)
+...     out = m(torch.zeros(3, 16, 39))
+...     print(kind, tuple(out.mu.shape), tuple(out.x_mean.shape))
+mlp (3, 16, 8) (3, 16, 39)
+conv (3, 8, 8) (3, 16, 39)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import Config, InitConfig
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class VAEOutput:
+    mu: torch.Tensor  # (B, T', latent) posterior mean, T' = T / stride
+    logvar: torch.Tensor  # (B, T', latent) posterior log-variance
+    z: torch.Tensor  # (B, T', latent) latent used for decoding
+    x_mean: torch.Tensor  # (B, T, D) decoder mean
+    x_logvar: torch.Tensor  # (B, T, D), (D,) or () decoder log-variance (zero for unit variance)
+    hidden: list[torch.Tensor]  # post-ReLU activations of every hidden layer, channels last
+
+
+class DecoderVariance(nn.Module):
+    """The decoder's log-variance: "unit" (0), "shared" (one learned value for every dim: with
+    ``model.scaling: global`` the NLL is then a squared MCD plus a constant), "per_dim" (learned, one per
+    output dim) or "per_frame" (a 1x1 head on the decoder's last hidden layer, given as ``(B, T, C)``)."""
+
+    def __init__(self, kind: str, channels: int, dim: int):
+        super().__init__()
+        self.kind = kind
+        if kind == "per_dim":
+            self.dec_logvar = nn.Parameter(torch.zeros(dim))
+        elif kind == "shared":
+            self.dec_logvar = nn.Parameter(torch.zeros(1))
+        elif kind == "per_frame":
+            self.dec_logvar_head = nn.Linear(channels, dim)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.kind in ("per_dim", "shared"):
+            return self.dec_logvar
+        if self.kind == "per_frame":
+            return self.dec_logvar_head(h)
+        return torch.zeros((), device=h.device, dtype=h.dtype)
+
+    def layers(self) -> list[nn.Module]:
+        return [self.dec_logvar_head] if self.kind == "per_frame" else []
+
+
+def build(cfg: Config, dim: int) -> nn.Module:
+    """The model of ``cfg.model.kind`` for ``dim``-dimensional frames (not yet initialised)."""
+    if cfg.model.kind == "mlp":
+        from .mlp import MLPVAE
+        return MLPVAE(dim, cfg.model, cfg.loss.decoder_variance)
+    if cfg.model.kind == "conv":
+        from .conv import ConvVAE
+        return ConvVAE(dim, cfg.model, cfg.loss.decoder_variance)
+    raise ValueError(f"unknown model.kind {cfg.model.kind!r}")
+
+
+def init_std(fan_in: int, fan_out: int, cfg: InitConfig) -> float:
+    """Weight std for one layer under ``cfg.scheme`` and ``cfg.scale``."""
+    if cfg.scheme == "seed":
+        return cfg.scale / fan_out
+    if cfg.scheme == "he":
+        return cfg.scale * math.sqrt(2.0 / fan_in)
+    if cfg.scheme == "xavier":
+        return cfg.scale * math.sqrt(2.0 / (fan_in + fan_out))
+    raise ValueError(f"unknown init scheme {cfg.scheme!r}")
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, cfg: InitConfig, generator: torch.Generator | None = None) -> None:
+    """Draw every weight from N(0, s^2) with s from :func:`init_std`; biases (and a learned decoder
+    log-variance) start at zero. Fan-in/out count kernel taps for convolutions.
+
+    Why this matters for ReLU nets: the std sets how activation variance grows or shrinks layer by
+    layer. Too wide, and pre-activations are pushed far negative for many units; a unit negative on
+    every input gets zero gradient and never recovers (a dead ReLU). Too narrow, and the signal fades
+    through the layers: the decoder output barely depends on z, so the model settles on predicting
+    the mean frame and KL goes to zero (collapse). ``seed`` with scale 2 is the article's choice
+    (std 2/fan_out); ``he`` keeps the activation variance constant through ReLU layers at scale 1.
+    """
+    for layer in model.layers():
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        if isinstance(layer, nn.ConvTranspose1d):  # its weight is (in, out, k): torch's fans are swapped
+            fan_in, fan_out = fan_out, fan_in
+        layer.weight.normal_(0.0, init_std(fan_in, fan_out, cfg), generator=generator)
+        layer.bias.zero_()
+    if model.var.kind in ("per_dim", "shared"):
+        model.var.dec_logvar.zero_()
+
+
+@dataclass
+class LossTerms:
+    recon: torch.Tensor  # (B, T) Gaussian NLL per frame, nats
+    kl: torch.Tensor  # (B, T') KL(q(z|x) || N(0, I)) per latent vector, nats
+    kl_per_dim: torch.Tensor  # (latent,) KL per frame of each latent dimension (batch mean), nats
+    stride: int  # frames per latent vector
+
+    @property
+    def kl_per_frame(self) -> torch.Tensor:
+        """Scalar: mean KL per frame (nats)."""
+        return self.kl.mean() / self.stride
+
+
+def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
+    """Per-frame Gaussian NLL of ``x (B, T, D)`` under N(x_mean, exp(x_logvar)), constant 0.5 log 2 pi
+    included, and the analytic KL of the diagonal Gaussian posterior from the standard normal prior."""
+    lv = out.x_logvar
+    recon = 0.5 * (((x - out.x_mean) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=-1)
+    kl_elem = 0.5 * (out.mu**2 + torch.exp(out.logvar) - out.logvar - 1.0)
+    return LossTerms(recon=recon, kl=kl_elem.sum(dim=-1), kl_per_dim=kl_elem.flatten(0, -2).mean(dim=0) / stride,
+                     stride=stride)
+
+
+def objective(terms: LossTerms, beta: float, free_bits: float = 0.0) -> torch.Tensor:
+    """Scalar to minimise per frame: mean recon + beta * KL, KL per dim floored at ``free_bits`` nats."""
+    kl = terms.kl_per_dim.clamp(min=free_bits).sum() if free_bits > 0 else terms.kl_per_frame
+    return terms.recon.mean() + beta * kl
+
+
+@torch.no_grad()
+def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Importance-weighted lower bound of log p(x) (Burda et al. 2016) with ``k`` posterior samples, in
+    nats per frame of ``x (B, T, D)`` in the model's normalised space: a scalar (mean over frames).
+    K = 1 is the ELBO; the bound tightens as K grows."""
+    mu, logvar = model.encode(x)
+    logs = []
+    for _ in range(k):
+        eps = torch.randn(mu.shape, generator=generator, device=x.device, dtype=x.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        mean, lv = model.decode(z)
+        log_px = -0.5 * (((x - mean) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=(1, 2))
+        log_pz = -0.5 * (z**2 + LOG_2PI).sum(dim=(1, 2))
+        log_qz = -0.5 * (eps**2 + logvar + LOG_2PI).sum(dim=(1, 2))
+        logs.append(log_px + log_pz - log_qz)
+    return ((torch.logsumexp(torch.stack(logs), dim=0) - math.log(k)).sum() / (x.shape[0] * x.shape[1]))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

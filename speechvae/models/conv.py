@@ -1,0 +1,59 @@
+"""Temporal VAE: 1-D convolutions over frames, so each latent vector is inferred from, and decoded
+into, a neighbourhood of frames; with ``stride`` s > 1 one latent vector codes s frames (a lower
+rate per second). Encoder: ``len(hidden)`` convolutions of ``kernel`` taps (the last one, for s > 1,
+of 2s taps strided by s), then 1x1 heads for (mu, logvar). Decoder: a 1x1 layer, a transposed convolution that upsamples
+by s, ``len(hidden) - 1`` convolutions, a 1x1 output layer. Sequences ``(B, T, D)`` with T a
+multiple of s (callers pad); activations are kept channels-last in ``hidden``."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from . import DecoderVariance, VAEOutput
+
+
+class ConvVAE(nn.Module):
+    def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
+        super().__init__()
+        k, s, ch = cfg.kernel, cfg.stride, list(cfg.hidden)
+        self.stride, self.segment = s, cfg.segment
+        enc_in = [dim, *ch[:-1]]
+        self.enc = nn.ModuleList(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(enc_in[:-1], ch[:-1]))
+        # strided: 2s taps, s/2 padding -> exactly T / s outputs, neighbouring windows overlapping by half
+        self.enc.append(nn.Conv1d(enc_in[-1], ch[-1], k, padding=k // 2) if s == 1 else
+                        nn.Conv1d(enc_in[-1], ch[-1], 2 * s, stride=s, padding=s // 2))
+        self.enc_mu = nn.Conv1d(ch[-1], cfg.latent, 1)
+        self.enc_logvar = nn.Conv1d(ch[-1], cfg.latent, 1)
+        rch = ch[::-1]
+        self.dec = nn.ModuleList([nn.Conv1d(cfg.latent, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)])
+        self.dec.extend(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(rch[:-1], rch[1:]))
+        self.dec_mean = nn.Conv1d(rch[-1], dim, 1)
+        self.var = DecoderVariance(decoder_variance, rch[-1], dim)
+
+    @staticmethod
+    def _run(layers, h: torch.Tensor, hidden: list | None) -> torch.Tensor:
+        for layer in layers:
+            h = torch.relu(layer(h))
+            if hidden is not None:
+                hidden.append(h.transpose(1, 2))
+        return h
+
+    def encode(self, x: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self._run(self.enc, x.transpose(1, 2), hidden)  # (B, C, T / s)
+        return self.enc_mu(h).transpose(1, 2), self.enc_logvar(h).transpose(1, 2)
+
+    def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self._run(self.dec, z.transpose(1, 2), hidden)  # (B, C, T)
+        return self.dec_mean(h).transpose(1, 2), self.var(h.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
+        hidden: list[torch.Tensor] = []
+        mu, logvar = self.encode(x, hidden)
+        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
+        x_mean, x_logvar = self.decode(z, hidden)
+        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
+
+    def layers(self) -> list[nn.Module]:
+        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]

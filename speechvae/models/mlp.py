@@ -1,0 +1,53 @@
+"""Frame-wise VAE: a ReLU MLP encoder D -> hidden... -> (mu, logvar) of the latent, and a decoder
+latent -> reversed hidden -> D. ``nn.Linear`` acts on the last axis, so ``(B, T, D)`` sequences go
+through frame by frame: no frame sees its neighbours (stride 1, segment 1)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from . import DecoderVariance, VAEOutput
+
+
+class MLPVAE(nn.Module):
+    stride = 1
+    segment = 1
+
+    def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
+        super().__init__()
+        enc_sizes = [dim, *cfg.hidden]
+        dec_sizes = [cfg.latent, *reversed(cfg.hidden)]
+        self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc_sizes[:-1], enc_sizes[1:]))
+        self.enc_mu = nn.Linear(enc_sizes[-1], cfg.latent)
+        self.enc_logvar = nn.Linear(enc_sizes[-1], cfg.latent)
+        self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dec_sizes[:-1], dec_sizes[1:]))
+        self.dec_mean = nn.Linear(dec_sizes[-1], dim)
+        self.var = DecoderVariance(decoder_variance, dec_sizes[-1], dim)
+
+    def encode(self, x: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = x
+        for layer in self.enc:
+            h = torch.relu(layer(h))
+            if hidden is not None:
+                hidden.append(h)
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = z
+        for layer in self.dec:
+            h = torch.relu(layer(h))
+            if hidden is not None:
+                hidden.append(h)
+        return self.dec_mean(h), self.var(h)
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
+        hidden: list[torch.Tensor] = []
+        mu, logvar = self.encode(x, hidden)
+        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
+        x_mean, x_logvar = self.decode(z, hidden)
+        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
+
+    def layers(self) -> list[nn.Module]:
+        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]

@@ -1,0 +1,142 @@
+"""Rate-distortion in one command: train a grid of models, score each on held-out utterances beside
+PCA with as many components, and plot distortion (MCD, GV ratio) against latent size and rate.
+
+    speechvae rd FEATDIR -o RDDIR --grid model.latent=4,8,16,32 --grid loss.beta=0.01,0.1 \
+        --train-list train.list --valid-list dev.list --eval-list eval.list
+
+Each cell trains into ``RDDIR/cells/<cell>/`` and writes its ``metrics.json`` there; a re-run skips the
+cells that have both a finished checkpoint and metrics. ``rd.csv`` holds one row per cell and one per
+PCA-k (k = each latent size of the grid); the rate of a model is its held-out KL (nats/frame and
+kbit/s), PCA's is left empty (a continuous projection has no rate until quantised).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from pathlib import Path
+
+from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
+from .parallel import task_runner
+from .store import write_csv
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("model", "cell", "latent", "mcd_db", "gv_ratio", "share_over_2db", "share_over_4db",
+           "kl_nats_per_frame", "kbit_per_s", "held_out")
+
+
+def _train_and_score(args: tuple) -> dict:
+    """Worker: one cell, trained unless finished, then scored on the eval utterances."""
+    import json
+
+    import torch
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .reconstruct import load_model
+    from .report import evaluate
+    from .store import write_json
+    from .train import TrainingDiverged, fit
+
+    featdir, celldir, base, assign, lists, threads = args
+    torch.set_num_threads(threads)
+    celldir = Path(celldir)
+    cfg = config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
+    metrics_file = celldir / "metrics.json"
+    try:
+        finished = load_checkpoint(celldir).epoch == cfg.train.epochs and metrics_file.exists()
+    except CheckpointError:
+        finished = False
+    row = {"model": cfg.model.kind, "cell": celldir.name, **assign, "latent": cfg.model.latent, "status": "ok"}
+    if finished:
+        m = json.loads(metrics_file.read_text())
+        return {**row, "status": "skipped (finished)", **{k: m.get(k) for k in COLUMNS if k in m}}
+    try:
+        fit(featdir, celldir, cfg, overwrite=True, train_list=lists[0], valid_list=lists[1], progress=False)
+    except TrainingDiverged:
+        return {**row, "status": "diverged"}
+    from .corpus import select_utts
+
+    m = evaluate(load_model(celldir, "cpu"), featdir, select_utts(featdir, lists[2]))
+    write_json(metrics_file, m)
+    return {**row, **{k: m[k] for k in COLUMNS if k in m}}
+
+
+def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, train_list: str, valid_list: str,
+           eval_list: str, config: str | None = None, overrides: list[str] | None = None, jobs: int = 1,
+           progress: bool = True) -> list[dict]:
+    """Train and score every cell of ``grid`` and PCA-k for each latent size; write rd.csv and plots."""
+    from .baselines import fit_pca, pca_rebuild
+    from .corpus import select_utts
+    from .metrics import score
+
+    outdir = Path(outdir)
+    base = config_to_dict(load_config(config, overrides))
+    cells = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
+    cfgs = [config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in c.items()])) for c in cells]  # fail now
+    threads = 1 if jobs > 1 else 0
+    work = [(str(featdir), str(outdir / "cells" / ",".join(f"{k}={v}" for k, v in c.items())), base, c,
+             (train_list, valid_list, eval_list), threads or _threads()) for c in cells]
+    log.info("rate-distortion: %d cells over %s, %d at a time", len(cells), list(grid), jobs)
+    with task_runner(jobs) as run:
+        rows = run(_train_and_score, work, desc="rd", progress=progress)
+    train_ids, eval_ids = select_utts(featdir, train_list), select_utts(featdir, eval_list)
+    pca = fit_pca(featdir, train_ids)
+    for k in sorted({c.model.latent for c in cfgs}):
+        if k <= len(pca.mean):
+            m = score(featdir, eval_ids, pca_rebuild(pca, k))
+            rows.append({"model": "pca", "cell": f"pca{k}", "latent": k, "status": "ok",
+                         "held_out": not set(train_ids) & set(eval_ids), **{c: m[c] for c in COLUMNS if c in m}})
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    write_csv(outdir / "rd.csv", [{k: r.get(k, "") for k in keys} for r in rows])
+    write_plots(outdir, rows)
+    return rows
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def write_plots(outdir: Path, rows: list[dict]) -> list[Path]:
+    """rd_dims.png (MCD and GV ratio vs latent dims) and rd_rate.png (MCD vs kbit/s), PCA alongside."""
+    from .plots import rate_distortion_curves, save_figure
+
+    ok = [r for r in rows if r.get("mcd_db") is not None and math.isfinite(float(r["mcd_db"]))]
+    return [save_figure(fig, outdir / name) for name, fig in rate_distortion_curves(ok).items()]
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    from .sweep import parse_grid as parse
+
+    grid = parse(items)
+    if not grid:
+        raise ConfigError("rd needs at least one --grid KEY=V1,V2,...")
+    return grid
+
+
+def rd_add(p) -> None:
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    p.add_argument("-o", "--output", required=True, metavar="RDDIR", help="folder for rd.csv, plots and cells/")
+    p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="config key and its values, e.g. model.latent=4,8,16,32 (repeatable; cells are the product)")
+    p.add_argument("--train-list", required=True, help="training utterances (PCA is fitted on them too)")
+    p.add_argument("--valid-list", required=True, help="utterances for the per-epoch monitors")
+    p.add_argument("--eval-list", required=True, help="held-out utterances every figure is measured on")
+    p.add_argument("--config", metavar="YAML", help="base config (default: built-in defaults)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="base config override (repeatable)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once (one CPU thread each when > 1)")
+
+
+def rd_run(args) -> int:
+    rows = run_rd(args.featdir, args.output, parse_grid(args.grid), train_list=args.train_list,
+                  valid_list=args.valid_list, eval_list=args.eval_list, config=args.config, overrides=args.set,
+                  jobs=args.jobs)
+    for r in rows:
+        rate = f", {float(r['kbit_per_s']):.2f} kbit/s" if r.get("kbit_per_s") not in (None, "") else ""
+        mcd = f"{float(r['mcd_db']):.2f} dB" if r.get("mcd_db") is not None else r["status"]
+        log.info("%-40s latent %3s: MCD %s%s%s", r["cell"], r["latent"], mcd, rate,
+                 "" if r["status"] == "ok" else f" [{r['status']}]")
+    log.info("-> %s/rd.csv", args.output)
+    return 0

@@ -1,0 +1,117 @@
+"""Compact codes: the PCA baseline, the rate-distortion command, the new evaluation figures, scaling."""
+import json
+
+import numpy as np
+import pytest
+
+from speechvae.baselines import PCA, RunningMoments, fit_pca, pca_rebuild
+from speechvae.checkpoint import load_checkpoint
+from speechvae.cli import main
+from speechvae.features import Features
+from speechvae.metrics import mcd_per_frame, score
+from speechvae.reconstruct import load_model
+from speechvae.report import evaluate
+from speechvae.stats import Stats
+from speechvae.store import read_id_list
+
+TINY = ["--set", "model.hidden=[32,16]", "--set", "train.batch_size=64", "--set", "train.probe_frames=256"]
+
+
+@pytest.fixture(scope="module")
+def lists(three_part_featdir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("lists")
+    for name, ids in (("train", ["part0", "part1"]), ("dev", ["part1"]), ("eval", ["part2"])):
+        (d / f"{name}.list").write_text("".join(f"{u}\n" for u in ids))
+    return d
+
+
+def test_pca_equals_numpy_svd_and_keeps_all_with_every_component(three_part_featdir):
+    frames = np.concatenate([Features.load(three_part_featdir / f"feats/part{i}.npz").mcep[:, 1:] for i in (0, 1)])
+    pca = fit_pca(three_part_featdir, ["part0", "part1"])
+    c = frames - frames.mean(axis=0)
+    _, s, vt = np.linalg.svd(c, full_matrices=False)
+    np.testing.assert_allclose(pca.variance, s**2 / len(frames), rtol=1e-8)
+    for k in (1, 4, 8):  # the same subspace as numpy's SVD: identical projections
+        np.testing.assert_allclose(pca.reconstruct(frames, k), frames.mean(0) + (c @ vt[:k].T) @ vt[:k], atol=1e-8)
+    np.testing.assert_allclose(pca.reconstruct(frames, 39), frames, atol=1e-8)
+
+
+def test_pca_error_is_the_discarded_variance():
+    """Mean squared error of PCA-k on its training frames = sum of the discarded eigenvalues."""
+    x = np.random.default_rng(0).standard_normal((2000, 6)) * [3, 2, 1, 0.5, 0.2, 0.1]
+    pca = PCA.fit(RunningMoments.of(x))
+    for k in range(7):
+        err = np.mean(np.sum((pca.reconstruct(x, k) - x) ** 2, axis=1))
+        assert err == pytest.approx(pca.variance[k:].sum(), rel=1e-8)
+
+
+def test_baseline_command_scores_with_the_evaluation_code(three_part_featdir, lists, tmp_path):
+    assert main(["baseline", "pca", str(three_part_featdir), "-o", str(tmp_path / "b"), "--dims", "4,16",
+                 "--train-list", str(lists / "train.list"), "--list", str(lists / "eval.list")]) == 0
+    m4 = json.loads((tmp_path / "b/pca4.json").read_text())
+    m16 = json.loads((tmp_path / "b/pca16.json").read_text())
+    assert m4["held_out"] is True and list(m4["per_utterance"]) == ["part2"]
+    assert {"mcd_db", "mcd_voiced_db", "gv_ratio", "share_over_2db", "share_over_4db"} <= set(m4)
+    assert m16["mcd_db"] < m4["mcd_db"]
+    # by hand: project part2 with a PCA fitted on part0 + part1
+    pca = fit_pca(three_part_featdir, ["part0", "part1"])
+    f = Features.load(three_part_featdir / "feats/part2.npz")
+    want = mcd_per_frame(f.mcep, pca_rebuild(pca, 4)(f).mcep)
+    assert m4["mcd_db"] == pytest.approx(want.mean(), rel=1e-12)
+    assert m4["share_over_2db"] == pytest.approx(np.mean(want > 2), rel=1e-12)
+    assert (tmp_path / "b/pca.csv").read_text().startswith("components,mcd_db")
+    assert main(["baseline", "pca", str(three_part_featdir), "-o", str(tmp_path / "c"), "--dims", "40"]) == 2
+
+
+def test_global_scaling_weighs_dims_as_mcd_does():
+    s = Stats(np.zeros(3), np.array([2.0, 1.0, 0.5]), np.ones(3), 0.0, 1.0, 10, 1)
+    x = np.array([[1.0, -1.0, 0.5]])
+    for scaling in ("global", "per_dim"):
+        np.testing.assert_allclose(s.denormalize(s.normalize(x, scaling), scaling), x)
+    # global: normalised squared error is the raw squared error over one constant
+    d = np.array([[0.1, 0.2, 0.3]])
+    g = s.scale("global")[0]
+    assert np.sum((s.normalize(x + d, "global") - s.normalize(x, "global")) ** 2) == pytest.approx(np.sum(d**2) / g**2)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_rd_command_trains_scores_and_skips_finished_cells(three_part_featdir, lists, tmp_path, kind):
+    extra = ["--set", "model.kind=conv", "--set", "model.stride=2", "--set", "model.segment=32"] if kind == "conv" else []
+    args = ["rd", str(three_part_featdir), "-o", str(tmp_path / "rd"), "--grid", "model.latent=2,4",
+            "--set", "train.epochs=2", *TINY, *extra, "--train-list", str(lists / "train.list"),
+            "--valid-list", str(lists / "dev.list"), "--eval-list", str(lists / "eval.list")]
+    assert main(args) == 0
+    rows = (tmp_path / "rd/rd.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    recs = [dict(zip(header, r.split(","))) for r in rows[1:]]
+    assert [r["model"] for r in recs] == [kind, kind, "pca", "pca"] and [r["latent"] for r in recs] == ["2", "4"] * 2
+    for r in recs:
+        assert float(r["mcd_db"]) > 0 and r["held_out"] == "True"
+    for r in recs[:2]:
+        assert float(r["kbit_per_s"]) == pytest.approx(float(r["kl_nats_per_frame"]) * 200 / np.log(2) / 1000)
+    assert (tmp_path / "rd/rd_dims.png").stat().st_size > 5000 and (tmp_path / "rd/rd_rate.png").exists()
+    cell = tmp_path / "rd/cells/model.latent=2"
+    m = json.loads((cell / "metrics.json").read_text())
+    assert list(m["per_utterance"]) == ["part2"] and m["held_out"] is True
+    before = (cell / "checkpoint.pt").stat().st_mtime_ns
+    assert main(args) == 0  # a re-run skips finished cells
+    assert (cell / "checkpoint.pt").stat().st_mtime_ns == before
+    assert "skipped (finished)" in (tmp_path / "rd/rd.csv").read_text()
+
+
+def test_evaluate_reports_rate_nll_and_outlier_shares(three_part_featdir, lists, tmp_path):
+    exp = tmp_path / "e"
+    assert main(["train", str(three_part_featdir), "-o", str(exp), "--epochs", "3", *TINY,
+                 "--train-list", str(lists / "train.list"), "--valid-list", str(lists / "dev.list")]) == 0
+    tm = load_model(exp, "cpu")
+    ev = read_id_list(lists / "eval.list")
+    m = evaluate(tm, three_part_featdir, ev, nll_samples=16)
+    assert m["kl_nats_per_frame"] > 0 and np.isfinite(m["nll_nats_per_frame"])
+    assert m["nll_bits_per_dim"] == pytest.approx(m["nll_nats_per_frame"] / (39 * np.log(2)))
+    # the IW bound is at least as tight as the ELBO (K = 1) up to sampling noise
+    elbo = evaluate(tm, three_part_featdir, ev, nll_samples=1)["nll_nats_per_frame"]
+    assert m["nll_nats_per_frame"] <= elbo + 0.5
+    assert 0 <= m["share_over_4db"] <= m["share_over_2db"] <= 1
+    same = score(three_part_featdir, ev, lambda f: f)  # a perfect reconstruction: nothing above 2 dB
+    assert same["mcd_db"] == 0 and same["share_over_2db"] == 0
+    assert load_checkpoint(exp).cfg.model.scaling == "per_dim"  # the default is unchanged here
