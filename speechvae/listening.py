@@ -32,7 +32,7 @@ _CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1400px}table{border
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th.sort{cursor:pointer;background:#eef}
 th.sort:after{content:' \\2195';color:#88a}td.num{text-align:right;font-variant-numeric:tabular-nums}
 img.spec{width:260px;display:block}audio{width:260px}pre{background:#f6f6f6;padding:.6em;max-height:22em;overflow:auto}
-.plots img{max-width:640px;margin:4px;border:1px solid #ddd}.warn{color:#a40}"""
+.plots img{max-width:640px;margin:4px;border:1px solid #ddd;vertical-align:top}.warn{color:#a40}"""
 
 # Sorting by a column's data-v values; load errors of any image or audio are collected (capture phase,
 # since such error events do not bubble) so that a browser check can read them from the page; on load
@@ -151,9 +151,13 @@ def _plots(tm: TrainedModel, expdir: Path, featdir: Path, utt: str, outdir: Path
 
 
 def _rd(expdir: Path, outdir: Path) -> dict | None:
-    """rd.csv and its plots when the experiment folder holds a rate-distortion run."""
-    table = expdir / "rd.csv"
-    if not table.is_file():
+    """rd.csv and its plots when the experiment folder holds a rate-distortion run (or is one of its
+    cells: RDDIR/cells/<cell>)."""
+    for folder in (expdir, expdir.parent.parent):
+        if (folder / "rd.csv").is_file():
+            expdir, table = folder, folder / "rd.csv"
+            break
+    else:
         return None
     with open(table) as fh:
         rows = list(csv.DictReader(fh))

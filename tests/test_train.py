@@ -197,3 +197,21 @@ def test_model_cli_commands(featdir, tmp_path):
     for name in ("scatter", "trajectory", "loss", "posterior", "dead_units", "latent_pca"):
         assert (tmp_path / "p" / f"{name}.png").stat().st_size > 5000
     assert main(["plot", "--model", str(exp), str(featdir), "-o", str(tmp_path / "p"), "--traj-dim", "40"]) == 2
+
+
+def test_checkpoints_from_before_the_models_package_still_load(featdir, tmp_path):
+    """Old files kept the decoder variance at the top level and had no model.kind / model.scaling keys."""
+    fit(featdir, tmp_path / "new", _cfg(**{"train.epochs": 1}), progress=False)
+    state = torch.load(tmp_path / "new/checkpoint.pt", weights_only=True)
+    state["model"] = {k.removeprefix("var."): v for k, v in state["model"].items()}
+    cfg = json.loads(state["config_json"])
+    for k in ("kind", "kernel", "stride", "segment", "scaling"):
+        del cfg["model"][k]
+    state["config_json"] = json.dumps(cfg)
+    del state["train_utts_json"]
+    (tmp_path / "old").mkdir()
+    torch.save(state, tmp_path / "old/checkpoint.pt")
+    old, new = load_model(tmp_path / "old", "cpu"), load_model(tmp_path / "new", "cpu")
+    assert old.cfg.model.scaling == "per_dim" and old.checkpoint.train_utts == []
+    f = Features.load(featdir / "feats/part1.npz")
+    np.testing.assert_array_equal(reconstruct(old, f).mcep, reconstruct(new, f).mcep)

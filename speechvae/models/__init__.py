@@ -70,6 +70,25 @@ class DecoderVariance(nn.Module):
         return [self.dec_logvar_head] if self.kind == "per_frame" else []
 
 
+class SpectralVAE(nn.Module):
+    """What every model shares: the reparameterised forward pass and the list of weight layers. A model
+    defines ``enc``, ``enc_mu``, ``enc_logvar``, ``dec``, ``dec_mean``, ``var``, ``encode`` and ``decode``."""
+
+    stride = 1  # frames per latent vector
+    segment = 1  # frames per training example
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
+        hidden: list[torch.Tensor] = []
+        mu, logvar = self.encode(x, hidden)
+        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
+        x_mean, x_logvar = self.decode(z, hidden)
+        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
+
+    def layers(self) -> list[nn.Module]:
+        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]
+
+
 def build(cfg: Config, dim: int) -> nn.Module:
     """The model of ``cfg.model.kind`` for ``dim``-dimensional frames (not yet initialised)."""
     if cfg.model.kind == "mlp":

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from . import DecoderVariance, VAEOutput
+from . import DecoderVariance, SpectralVAE
 
 
-class ConvVAE(nn.Module):
+class ConvVAE(SpectralVAE):
     def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
         super().__init__()
         k, s, ch = cfg.kernel, cfg.stride, list(cfg.hidden)
@@ -46,14 +46,3 @@ class ConvVAE(nn.Module):
     def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self._run(self.dec, z.transpose(1, 2), hidden)  # (B, C, T)
         return self.dec_mean(h).transpose(1, 2), self.var(h.transpose(1, 2))
-
-    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
-        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
-        hidden: list[torch.Tensor] = []
-        mu, logvar = self.encode(x, hidden)
-        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
-        x_mean, x_logvar = self.decode(z, hidden)
-        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
-
-    def layers(self) -> list[nn.Module]:
-        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]

@@ -7,13 +7,10 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from . import DecoderVariance, VAEOutput
+from . import DecoderVariance, SpectralVAE
 
 
-class MLPVAE(nn.Module):
-    stride = 1
-    segment = 1
-
+class MLPVAE(SpectralVAE):
     def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
         super().__init__()
         enc_sizes = [dim, *cfg.hidden]
@@ -40,14 +37,3 @@ class MLPVAE(nn.Module):
             if hidden is not None:
                 hidden.append(h)
         return self.dec_mean(h), self.var(h)
-
-    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
-        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
-        hidden: list[torch.Tensor] = []
-        mu, logvar = self.encode(x, hidden)
-        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
-        x_mean, x_logvar = self.decode(z, hidden)
-        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
-
-    def layers(self) -> list[nn.Module]:
-        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]

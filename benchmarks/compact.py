@@ -1,0 +1,133 @@
+"""Compact codes beside their linear baseline: rate-distortion on held-out AISHELL-1 S0913 utterances
+(64 train / 8 dev / 8 eval, fixed split by id) and on a speaker never seen in training (the last 40
+CMU ARCTIC bdl sentences, US male), every model beside PCA-k fitted on the same training frames.
+
+    python benchmarks/compact.py [--out data/bench/compact] [-j 1]
+
+Prints markdown tables: per latent size, each model family's held-out MCD, GV ratio, frames above
+2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on both speakers; then the true ELBO
+(beta = 1 at the end) without any post-filter. Writes rd.csv and the plots of each family under --out.
+Re-runs skip finished cells.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import speechvae  # noqa: F401
+from speechvae.baselines import fit_pca, pca_rebuild
+from speechvae.config import AnalysisConfig
+from speechvae.corpus import analyze_corpus, collect_inputs, select_utts, write_split_lists
+from speechvae.metrics import score
+from speechvae.rd import run_rd
+from speechvae.reconstruct import load_model, reconstruct
+from speechvae.report import evaluate
+from speechvae.store import read_id_list
+
+from _common import ROOT, aishell_features, corpus_or_exit, table
+
+CONF = ROOT / "recipes" / "folder" / "conf"
+LATENTS = "4,8,16,32"
+# family name -> (base config, overrides, grid of latent sizes)
+FAMILIES = {
+    "mlp, z-scores, per-dim variance (the 64-dim default's loss)": ("default.yaml", [], LATENTS),
+    "mlp, MCD scale, shared variance (compact.yaml)": ("compact.yaml", [], LATENTS),
+    "conv k5, stride 4, MCD scale (one latent vector per 20 ms)": (
+        "compact.yaml", ["model.kind=conv", "model.stride=4", "model.segment=64", "model.hidden=[256,256]",
+                         "train.batch_size=512"], "16,32"),
+}
+# the rate axis: beta (the price of a nat) over a 64-dim latent, MCD scale, beta warm-up, no free bits
+BETA_FAMILY = ("true-ELBO family over beta, MCD scale (elbo.yaml, shared variance, no free bits)", "elbo.yaml",
+               ["model.scaling=global", "loss.decoder_variance=shared", "loss.free_bits=0"], "0.3,1,1.5,2,3")
+
+
+def unseen_speaker(out: Path, jobs: int) -> Path:
+    """The last 40 bdl sentences of the shared parallel ARCTIC corpus, analysed once."""
+    bdl = corpus_or_exit("cmu_arctic_bdl_slt") / "bdl"
+    utts = collect_inputs([bdl])[-40:]
+    feat = out / "bdl_last40"
+    analyze_corpus(utts, feat, AnalysisConfig(), jobs=jobs, progress=False)
+    return feat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "data" / "bench" / "compact"))
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
+    args = ap.parse_args()
+    out = Path(args.out)
+    feat = aishell_features()
+    lists = out / "lists"
+    write_split_lists(collect_inputs([corpus_or_exit("aishell1_S0913")]), lists, 8, 8)
+    bdl = unseen_speaker(out, 2)
+    train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"), select_utts(bdl)
+    pca = fit_pca(feat, train_ids)
+    pca_bdl = {k: score(bdl, bdl_ids, pca_rebuild(pca, k))["mcd_db"] for k in (4, 8, 16, 32)}
+
+    rows, combined = [], []
+    for fam, (conf, sets, latents) in FAMILIES.items():
+        t0 = time.perf_counter()
+        tag = "".join(c for c in fam.split("(")[0] if c.isalnum())[:24]
+        res = run_rd(feat, out / tag, {"model.latent": [int(v) for v in latents.split(",")]},
+                     train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
+                     eval_list=str(lists / "eval.list"), config=str(CONF / conf), overrides=sets, jobs=args.jobs,
+                     progress=False)
+        pcas = {int(r["latent"]): float(r["mcd_db"]) for r in res if r["model"] == "pca"}
+        short = fam.split(" (")[0]
+        combined += [{**r, "cell": f"{short},{r['cell']}"} for r in res if r["model"] != "pca"]
+        combined += [r for r in res if r["model"] == "pca" and r["cell"] not in {c["cell"] for c in combined}]
+        for r in res:
+            if r["model"] == "pca" or r.get("mcd_db") is None:
+                continue
+            k = int(r["latent"])
+            tm = load_model(out / tag / "cells" / r["cell"], "cpu")
+            b = score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]
+            rows.append([fam, k, float(r["mcd_db"]), pcas[k], f"{100 * (float(r['mcd_db']) / pcas[k] - 1):+.0f}%",
+                         float(r["gv_ratio"]), float(r["share_over_2db"]), float(r["kbit_per_s"]), b, pca_bdl[k],
+                         f"{100 * (b / pca_bdl[k] - 1):+.0f}%"])
+        print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
+    fam, conf, sets, betas = BETA_FAMILY
+    res = run_rd(feat, out / "beta", {"loss.beta": [float(b) for b in betas.split(",")]},
+                 train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
+                 eval_list=str(lists / "eval.list"), config=str(CONF / conf), overrides=sets, jobs=args.jobs,
+                 progress=False)
+    rate_rows = []
+    for r in res:
+        if r["model"] != "pca" and r.get("mcd_db") is not None:
+            tm = load_model(out / "beta" / "cells" / r["cell"], "cpu")
+            rate_rows.append([r["cell"], float(r["mcd_db"]), float(r["gv_ratio"]), float(r["kl_nats_per_frame"]),
+                              float(r["kbit_per_s"]), score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]])
+    print(f"\n## Compact codes: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances) and unseen speaker bdl "
+          f"({len(bdl_ids)} ARCTIC sentences); PCA-k fitted on the same {len(train_ids)} training utterances\n")
+    print(table(["model", "latent dims", "MCD dB", "PCA-k MCD dB", "vs PCA", "GV ratio", "frames > 2 dB",
+                 "rate kbit/s", "unseen bdl MCD dB", "bdl PCA-k dB", "bdl vs PCA"], rows))
+
+    combined += [{**r, "cell": f"beta {r['cell'].split('=')[1]},model.latent=64"} for r in res if r["model"] != "pca"]
+    from speechvae.plots import rate_distortion_curves, save_figure
+
+    for name, fig in rate_distortion_curves(combined).items():
+        print("figure:", save_figure(fig, out / f"all_{name}"))
+    print(f"\n## Rate: {fam}, held-out S0913 (PCA has no rate until quantised)\n")
+    print(table(["cell", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "unseen bdl MCD dB"], rate_rows))
+
+    elbo = []
+    for name, conf, sets in (("elbo.yaml (z-scores, per-dim variance, free bits 1)", "elbo.yaml", []),
+                             ("elbo.yaml with free bits 0.5 (the previous setting)", "elbo.yaml", ["loss.free_bits=0.5"])):
+        from speechvae.config import load_config
+        from speechvae.train import fit
+
+        cfg = load_config(CONF / conf, sets + ["postfilter.gv=false"])
+        exp = out / "elbo" / "".join(c for c in name if c.isalnum())[:30]
+        fit(feat, exp, cfg, overwrite=True, train_list=lists / "train.list", valid_list=lists / "dev.list",
+            progress=False)
+        m = evaluate(load_model(exp, "cpu"), feat, eval_ids, postfilter=False, nll_samples=16)
+        elbo.append([name, m["mcd_db"], m["gv_ratio"], m["kl_nats_per_frame"], m["kbit_per_s"],
+                     m["nll_nats_per_frame"], m["nll_bits_per_dim"]])
+    print("\n## True ELBO (beta = 1 at the end), no post-filter, held-out S0913\n")
+    print(table(["config", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "IW NLL nats/frame (K=16)",
+                 "bits/dim"], elbo))
+
+
+if __name__ == "__main__":
+    main()
