@@ -304,24 +304,40 @@ def plot_run(args) -> int:
 
 # --- baseline ----------------------------------------------------------------------------------
 def baseline_add(p):
-    p.add_argument("kind", choices=["pca"], help="pca: PCA-k of raw centred c1..c39 (the MCD's own scale)")
+    p.add_argument("kind", choices=["pca", "vq"],
+                   help="pca: PCA-k of raw centred c1..c39 (the MCD's own scale); vq: k-means vector quantisation")
     p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for pca<k>.json and pca.csv")
-    p.add_argument("--dims", default="4,8,16,24,32", help="comma-separated numbers of components")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help="folder for pca<k>.json + pca.csv, or vq_<kind><bits>.json + vq.csv")
+    p.add_argument("--dims", default="4,8,16,24,32", help="pca: comma-separated numbers of components")
+    p.add_argument("--bits", default="20,40", help="vq: comma-separated bits per frame")
+    p.add_argument("--codebooks", type=int, default=5, help="vq: codebooks (bits / codebooks bits each)")
+    p.add_argument("--vq", default="split,residual", help="vq: split (one codebook per band of dims) and/or residual")
     p.add_argument("--train-list", help="utterances the baseline is fitted on (default: all of FEATDIR)")
     p.add_argument("--list", help="utterances it is scored on, e.g. eval.list (default: all of FEATDIR)")
 
 
+def _ints(flag: str, text: str) -> list[int]:
+    try:
+        return [int(d) for d in text.split(",") if d.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: expected comma-separated integers, e.g. 4,8,16") from None
+
+
 def baseline_run(args) -> int:
-    from .baselines import run_pca
+    from .baselines import run_pca, run_vq
     from .corpus import select_utts
 
-    try:
-        dims = [int(d) for d in args.dims.split(",") if d.strip()]
-    except ValueError:
-        raise ValueError(f"--dims {args.dims!r}: expected comma-separated integers, e.g. 4,8,16") from None
-    rows = run_pca(args.featdir, args.output, dims, select_utts(args.featdir, args.train_list),
-                   select_utts(args.featdir, args.list))
+    train, ev = select_utts(args.featdir, args.train_list), select_utts(args.featdir, args.list)
+    if args.kind == "vq":
+        rows = run_vq(args.featdir, args.output, args.vq.split(","), _ints("--bits", args.bits), args.codebooks, train, ev)
+        for r in rows:
+            log.info("%s k-means VQ, %d bits/frame (%d x %d entries): MCD %.2f dB, GV ratio %.3f%s", r["kind"],
+                     r["bits_per_frame"], r["codebooks"], r["entries"], r["mcd_db"], r["gv_ratio"],
+                     "" if r["held_out"] else " (TRAINING utterances)")
+        log.info("-> %s/vq.csv", args.output)
+        return 0
+    rows = run_pca(args.featdir, args.output, _ints("--dims", args.dims), train, ev)
     for r in rows:
         log.info("PCA-%d: MCD %.2f dB, GV ratio %.3f, %.0f%% of frames above 2 dB%s", r["components"], r["mcd_db"],
                  r["gv_ratio"], 100 * r["share_over_2db"], "" if r["held_out"] else " (TRAINING utterances)")
