@@ -78,13 +78,19 @@ def fit_pca(featdir: str | Path, utt_ids: list[str]) -> PCA:
     return PCA.fit(m)
 
 
-def pca_rebuild(pca: PCA, k: int):
-    """Features -> the same Features with c1..c39 replaced by their PCA-k reconstruction."""
+def frame_rebuild(code):
+    """A frame code ``(T, 39) -> (T, 39)`` as a Features -> Features function (c0, F0, aperiodicity kept),
+    the form :func:`speechvae.metrics.score` takes."""
     def rebuild(f: Features) -> Features:
         mcep = f.mcep.copy()
-        mcep[:, 1:] = pca.reconstruct(f.mcep[:, 1:], k)
+        mcep[:, 1:] = code(f.mcep[:, 1:])
         return f.replace_mcep(mcep)
     return rebuild
+
+
+def pca_rebuild(pca: PCA, k: int):
+    """Features -> the same Features with c1..c39 replaced by their PCA-k reconstruction."""
+    return frame_rebuild(lambda x: pca.reconstruct(x, k))
 
 
 @dataclass(frozen=True)
@@ -161,11 +167,7 @@ def fit_vq(x: np.ndarray, kind: str, bits: int, codebooks: int, seed: int = 0, i
 
 def vq_rebuild(q: VQ):
     """Features -> the same Features with c1..c39 replaced by their quantised version."""
-    def rebuild(f: Features) -> Features:
-        mcep = f.mcep.copy()
-        mcep[:, 1:] = q.reconstruct(f.mcep[:, 1:])
-        return f.replace_mcep(mcep)
-    return rebuild
+    return frame_rebuild(q.reconstruct)
 
 
 def training_frames(featdir: str | Path, utt_ids: list[str], max_frames: int = 200_000, seed: int = 0) -> np.ndarray:

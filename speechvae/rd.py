@@ -74,9 +74,9 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
     base = config_to_dict(load_config(config, overrides))
     cells = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     cfgs = [config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in c.items()])) for c in cells]  # fail now
-    threads = 1 if jobs > 1 else 0
+    threads = 1 if jobs > 1 else _threads()  # parallel cells: one thread each
     work = [(str(featdir), str(outdir / "cells" / ",".join(f"{k}={v}" for k, v in c.items())), base, c,
-             (train_list, valid_list, eval_list), threads or _threads()) for c in cells]
+             (train_list, valid_list, eval_list), threads) for c in cells]
     log.info("rate-distortion: %d cells over %s, %d at a time", len(cells), list(grid), jobs)
     with task_runner(jobs) as run:
         rows = run(_train_and_score, work, desc="rd", progress=progress)
