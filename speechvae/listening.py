@@ -23,6 +23,7 @@ from .features import Features, synthesize
 from .reconstruct import TrainedModel, load_model, reconstruct
 from .report import evaluate, write_plots
 from .store import atomic_write_text, feature_path, read_manifest, write_json
+from .train import DATA_JSON
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ def _num(v, fmt: str = "{:.3f}") -> str:
 
 
 def experiment_featdir(expdir: str | Path) -> Path:
-    """The feature folder an experiment was trained on (recorded by ``speechvae train`` in data.json)."""
-    p = Path(expdir) / "data.json"
+    """The feature folder an experiment was trained on (recorded by ``speechvae train`` in EXPDIR/data.json)."""
+    p = Path(expdir) / DATA_JSON
     try:
         return Path(json.loads(p.read_text())["featdir"])
     except (OSError, KeyError, ValueError):
@@ -85,12 +86,14 @@ def build_report(expdir: str | Path, outdir: str | Path, featdir: str | Path | N
         metrics_src = "metrics.json (computed for this page)"
     manifest = {r["utt_id"]: r for r in read_manifest(featdir)}
     rows = []
-    for u in progress_bar(utts, desc="report", unit="utt"):
+    for u in progress_bar(utts, desc="report", unit="utt", enabled=progress):
         rows.append(_utterance_files(tm, featdir, u, manifest.get(u, {}).get("path"), outdir))
     plots = _plots(tm, expdir, featdir, utts[0], outdir)
     rd = _rd(expdir, outdir)
-    comparison = [_compare_row(expdir, metrics)] + [_compare_row(Path(e), _metrics_of(Path(e), featdir, utts, device))
-                                                    for e in compare]
+    comparison = [_compare_row(expdir.name, tm, metrics)]
+    for e in map(Path, compare):  # each other experiment, loaded once, scored on the same utterances
+        other = load_model(e, device)
+        comparison.append(_compare_row(e.name, other, evaluate(other, featdir, utts)))
     page = _page(expdir, tm, featdir, metrics, metrics_src, rows, plots, rd, comparison if compare else [])
     atomic_write_text(outdir / "index.html", page)
     return outdir / "index.html"
@@ -109,10 +112,6 @@ def _utterances_and_metrics(tm: TrainedModel, expdir: Path, featdir: Path, eval_
     if saved_m is not None and sorted(saved_m["per_utterance"]) == sorted(utts):
         return utts, saved_m, f"{saved.name} of the experiment"
     return utts, evaluate(tm, featdir, utts), None
-
-
-def _metrics_of(expdir: Path, featdir: Path, utts: list[str], device: str) -> dict:
-    return evaluate(load_model(expdir, device), featdir, utts)
 
 
 def _utterance_files(tm: TrainedModel, featdir: Path, utt: str, source: str | None, outdir: Path) -> dict:
@@ -170,11 +169,9 @@ def _rd(expdir: Path, outdir: Path) -> dict | None:
     return {"rows": rows, "images": imgs}
 
 
-def _compare_row(expdir: Path, m: dict) -> dict:
-    from .checkpoint import load_checkpoint
-
-    c = load_checkpoint(expdir).cfg
-    return {"name": expdir.name, "model": f"{c.model.kind} latent {c.model.latent}, stride {c.model.stride}, "
+def _compare_row(name: str, tm: TrainedModel, m: dict) -> dict:
+    c = tm.cfg
+    return {"name": name, "model": f"{c.model.kind} latent {c.model.latent}, stride {c.model.stride}, "
                                          f"beta {c.loss.beta:g}, {c.model.scaling} scaling",
             "mcd_db": m["mcd_db"], "gv_ratio": m["gv_ratio"], "kbit_per_s": m.get("kbit_per_s", float("nan"))}
 

@@ -16,9 +16,10 @@ import logging
 import math
 from pathlib import Path
 
-from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
+from .config import config_to_dict, load_config
 from .parallel import task_runner
 from .store import write_csv
+from .sweep import cell_config, cell_name, parse_grid
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def _train_and_score(args: tuple) -> dict:
     featdir, celldir, base, assign, lists, threads = args
     torch.set_num_threads(threads)
     celldir = Path(celldir)
-    cfg = config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
+    cfg = cell_config(base, assign)
     metrics_file = celldir / "metrics.json"
     try:
         finished = load_checkpoint(celldir).epoch == cfg.train.epochs and metrics_file.exists()
@@ -73,10 +74,10 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
     outdir = Path(outdir)
     base = config_to_dict(load_config(config, overrides))
     cells = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
-    cfgs = [config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in c.items()])) for c in cells]  # fail now
+    cfgs = [cell_config(base, c) for c in cells]  # a typo fails now, not after an hour
     threads = 1 if jobs > 1 else _threads()  # parallel cells: one thread each
-    work = [(str(featdir), str(outdir / "cells" / ",".join(f"{k}={v}" for k, v in c.items())), base, c,
-             (train_list, valid_list, eval_list), threads) for c in cells]
+    work = [(str(featdir), str(outdir / "cells" / cell_name(c)), base, c, (train_list, valid_list, eval_list), threads)
+            for c in cells]
     log.info("rate-distortion: %d cells over %s, %d at a time", len(cells), list(grid), jobs)
     with task_runner(jobs) as run:
         rows = run(_train_and_score, work, desc="rd", progress=progress)
@@ -105,15 +106,6 @@ def write_plots(outdir: Path, rows: list[dict]) -> list[Path]:
 
     ok = [r for r in rows if r.get("mcd_db") is not None and math.isfinite(float(r["mcd_db"]))]
     return [save_figure(fig, outdir / name) for name, fig in rate_distortion_curves(ok).items()]
-
-
-def parse_grid(items: list[str]) -> dict[str, list]:
-    from .sweep import parse_grid as parse
-
-    grid = parse(items)
-    if not grid:
-        raise ConfigError("rd needs at least one --grid KEY=V1,V2,...")
-    return grid
 
 
 def rd_add(p) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
+from .config import Config, ConfigError, apply_overrides, config_from_dict, config_to_dict, load_config
 from .parallel import task_runner
 from .store import write_csv
 
@@ -42,6 +42,11 @@ def cell_name(assign: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in assign.items())
 
 
+def cell_config(base: dict, assign: dict) -> Config:
+    """The validated config of one grid cell: ``base`` (plain config data) with ``assign``'s keys set."""
+    return config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
+
+
 def _run_cell(args: tuple) -> dict:
     """Worker: train one cell; never raises (a failure is the cell's status)."""
     import torch
@@ -53,7 +58,7 @@ def _run_cell(args: tuple) -> dict:
     row = {**assign, "status": "ok", **{m: float("nan") for m in METRICS}, "seconds": 0.0}
     t0 = time.perf_counter()
     try:
-        cfg = config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in assign.items()]))
+        cfg = cell_config(base, assign)
         # a sweep owns its cells: a re-run trains them again
         hist = fit(featdir, Path(outdir) / "cells" / cell_name(assign), cfg, overwrite=True, progress=False)
         last = hist[-1]
@@ -79,7 +84,7 @@ def run_sweep(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *,
     keys = list(grid)
     cells = [dict(zip(keys, vals)) for vals in itertools.product(*grid.values())]
     for c in cells:  # validate every cell up front: a typo should fail now, not after an hour
-        config_from_dict(apply_overrides(base, [f"{k}={v}" for k, v in c.items()]))
+        cell_config(base, c)
     import torch
 
     threads = 1 if jobs > 1 else torch.get_num_threads()  # parallel cells: one thread each
