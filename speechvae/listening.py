@@ -79,6 +79,7 @@ def build_report(expdir: str | Path, outdir: str | Path, featdir: str | Path | N
     """
     expdir, outdir = Path(expdir), Path(outdir)
     tm = load_model(expdir, device)
+    others = {Path(e).name: load_model(e, device) for e in compare}  # refuse a bad --compare before any work
     featdir = Path(featdir) if featdir is not None else experiment_featdir(expdir)
     utts, metrics, metrics_src = _utterances_and_metrics(tm, expdir, featdir, eval_list)
     if metrics_src is None:
@@ -91,9 +92,8 @@ def build_report(expdir: str | Path, outdir: str | Path, featdir: str | Path | N
     plots = _plots(tm, expdir, featdir, utts[0], outdir)
     rd = _rd(expdir, outdir)
     comparison = [_compare_row(expdir.name, tm, metrics)]
-    for e in map(Path, compare):  # each other experiment, loaded once, scored on the same utterances
-        other = load_model(e, device)
-        comparison.append(_compare_row(e.name, other, evaluate(other, featdir, utts)))
+    for name, other in others.items():  # scored on the same utterances
+        comparison.append(_compare_row(name, other, evaluate(other, featdir, utts)))
     page = _page(expdir, tm, featdir, metrics, metrics_src, rows, plots, rd, comparison if compare else [])
     atomic_write_text(outdir / "index.html", page)
     return outdir / "index.html"

@@ -72,6 +72,8 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
     from .metrics import score
 
     outdir = Path(outdir)
+    train_ids, eval_ids = select_utts(featdir, train_list), select_utts(featdir, eval_list)  # refuse bad lists now
+    select_utts(featdir, valid_list)
     base = config_to_dict(load_config(config, overrides))
     cells = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     cfgs = [cell_config(base, c) for c in cells]  # a typo fails now, not after an hour
@@ -81,7 +83,6 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
     log.info("rate-distortion: %d cells over %s, %d at a time", len(cells), list(grid), jobs)
     with task_runner(jobs) as run:
         rows = run(_train_and_score, work, desc="rd", progress=progress)
-    train_ids, eval_ids = select_utts(featdir, train_list), select_utts(featdir, eval_list)
     pca = fit_pca(featdir, train_ids)
     for k in sorted({c.model.latent for c in cfgs}):
         if k <= len(pca.mean):

@@ -101,6 +101,9 @@ def test_report_refusals(tmp_path, experiment, caplog):
     shutil.copy(exp / "checkpoint.pt", tmp_path / "bare")
     assert main(["report", str(tmp_path / "bare"), "-o", str(tmp_path / "r")]) == 2
     assert "pass FEATDIR" in caplog.text
+    # a --compare folder without a model is refused before the page is built
+    assert main(["report", str(exp), "-o", str(tmp_path / "r2"), "--compare", str(featdir)]) == 2
+    assert not (tmp_path / "r2").exists()
 
 
 def _chromium(url: str, *extra: str) -> subprocess.CompletedProcess:

@@ -97,6 +97,10 @@ def test_rd_command_trains_scores_and_skips_finished_cells(three_part_featdir, l
     assert main(args) == 0  # a re-run skips finished cells
     assert (cell / "checkpoint.pt").stat().st_mtime_ns == before
     assert "skipped (finished)" in (tmp_path / "rd/rd.csv").read_text()
+    # a list that does not exist is refused before any cell trains or any folder is made
+    bad = [a if a != str(lists / "eval.list") else str(tmp_path / "nope.list") for a in args]
+    bad[bad.index("-o") + 1] = str(tmp_path / "rd2")
+    assert main(bad) == 2 and not (tmp_path / "rd2").exists()
 
 
 def test_evaluate_reports_rate_nll_and_outlier_shares(three_part_featdir, lists, tmp_path):
