@@ -287,6 +287,11 @@ def plot_add(p):
     p.add_argument("--traj-dim", type=int, default=21,
                    help="mel-cepstrum dim whose trajectory is plotted (1..order); a high-order dim such as c21 "
                         "has small variance, where over-smoothing shows first")
+    p.add_argument("--prior-samples", type=int, default=256, metavar="N",
+                   help="frames decoded from z ~ N(0, I) (VQ: uniform codes) for prior_envelopes.png / prior_gv.png")
+    p.add_argument("--interpolate", metavar="UTT_B",
+                   help="also move --utt's latents toward those of UTT_B (DTW-aligned, same text) in 5 steps: "
+                        "interp/*.wav and interpolation.png")
 
 
 def plot_run(args) -> int:
@@ -297,8 +302,54 @@ def plot_run(args) -> int:
     tm = load_model(args.model, args.device)
     utt = args.utt or select_utts(args.featdir, args.list)[0]
     paths = write_plots(tm, tm.checkpoint.history, args.featdir, utt, args.output, tuple(args.dims), args.traj_dim)
+    from .latent_views import write_views
+
+    ids = select_utts(args.featdir, args.list)
+    paths += write_views(tm, args.featdir, ids, args.output, samples=args.prior_samples,
+                         interpolate_pair=(utt, args.interpolate) if args.interpolate else None)
     for p in paths:
         print(p)
+    return 0
+
+
+# --- encode / decode ---------------------------------------------------------------------------
+def encode_add(p):
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
+    _model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="CODEDIR",
+                   help="code folder: code.json, codes/<utt>.npz (VQ: code indices; VAE: latent means)")
+    p.add_argument("--list", help="only these utterance ids (first field of each line)")
+
+
+def encode_run(args) -> int:
+    from .codes import encode_folder
+    from .corpus import select_utts
+    from .reconstruct import load_model
+
+    tm = load_model(args.model, args.device)
+    info = encode_folder(tm, args.featdir, select_utts(args.featdir, args.list), args.output)
+    rate = (f"{info['bits_per_frame']:g} bits/frame ({info['kbit_per_s']:.2f} kbit/s)" if info["kind"] == "vq"
+            else f"{info['latent']} float32 latent means per {info['stride']} frame(s)")
+    log.info("%d utterances, %d frames: %s, %d bytes of envelope code -> %s", info["utterances"], info["frames"],
+             rate, info["code_bytes"], args.output)
+    return 0
+
+
+def decode_add(p):
+    p.add_argument("codedir", metavar="CODEDIR", help="code folder written by `speechvae encode`")
+    _model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FEATDIR",
+                   help="feature folder of the decoded mel-cepstra (resynth and evaluate take it)")
+    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None,
+                   help="GV post-filter on the decoded frames (default: the model's postfilter.gv)")
+
+
+def decode_run(args) -> int:
+    from .codes import decode_folder
+    from .reconstruct import load_model
+
+    n = decode_folder(load_model(args.model, args.device), args.codedir, args.output, args.gv_postfilter)
+    log.info("%d utterances decoded -> %s", n, args.output)
     return 0
 
 
@@ -375,6 +426,8 @@ COMMANDS = {
     "resynth": (resynth_add, resynth_run, "features (optionally through the VAE) -> WORLD -> wav"),
     "evaluate": (evaluate_add, evaluate_run, "MCD and GV ratio of VAE reconstructions"),
     "plot": (plot_add, plot_run, "scatter, trajectory, loss, posterior, dead-unit and latent plots"),
+    "encode": (encode_add, encode_run, "features -> code files (VQ code indices or latent means)"),
+    "decode": (decode_add, decode_run, "code files -> feature folder (for resynth / evaluate)"),
     "baseline": (baseline_add, baseline_run, "reference codes scored like the models (PCA-k)"),
     "report": (report_add, report_run, "a listening page (index.html): audio, spectrograms, metrics, plots"),
 }

@@ -54,6 +54,12 @@ class ModelConfig:
     # Frames the model sees, and its loss is taken on: centred c1..c39 divided by "global" (one std for
     # every dim: squared error proportional to squared MCD) or "per_dim" (z-scores, c39 weighs as c1).
     scaling: str = "per_dim"
+    # VQ-VAE: "none" (Gaussian latent, KL), "residual" or "product" vector quantisation of the latent with
+    # `codebooks` codebooks of `codebook_size` entries (codebooks * log2(size) bits per latent vector)
+    quantizer: str = "none"
+    codebooks: int = 5
+    codebook_size: int = 256
+    vq_decay: float = 0.99  # EMA decay of the codebook updates
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class LossConfig:
     beta_warmup_epochs: int = 0  # beta rises linearly from 0 over this many epochs
     free_bits: float = 0.0  # nats per latent dim: KL below this floor is not penalised
     decoder_variance: str = "per_dim"  # "unit", "shared" (one learned), "per_dim" (learned), "per_frame" (head)
+    commitment: float = 0.25  # VQ-VAE: weight of ||z_e - sg(z_q)||^2 per latent vector (pulls the encoder to its codes)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class TrainConfig:
 
     epochs: int = 15
     lr: float = 1e-3  # Adam learning rate
+    lr_schedule: str = "constant"  # "constant" or "cosine" (per epoch from lr down to lr / 100 at the last epoch)
     batch_size: int = 128  # frames per step
     seed: int = 0
     valid_fraction: float = 0.1  # the last ceil(fraction * N) utterances (sorted ids) are held out
@@ -255,6 +263,12 @@ def validate(cfg: Config) -> None:
          "model.stride must be >= 1 and model.kernel odd"),
         (cfg.model.segment >= cfg.model.stride and cfg.model.segment % cfg.model.stride == 0,
          "model.segment must be a multiple of model.stride"),
+        (cfg.model.quantizer in ("none", "residual", "product"), "model.quantizer must be none, residual or product"),
+        (cfg.model.codebooks >= 1 and cfg.model.codebook_size >= 2, "need model.codebooks >= 1, codebook_size >= 2"),
+        (cfg.model.quantizer != "product" or cfg.model.latent % cfg.model.codebooks == 0,
+         "model.quantizer=product needs model.latent divisible by model.codebooks"),
+        (0 < cfg.model.vq_decay < 1, "model.vq_decay must be in (0, 1)"),
+        (cfg.loss.commitment >= 0, "loss.commitment must be >= 0"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),
@@ -264,6 +278,7 @@ def validate(cfg: Config) -> None:
          "loss.decoder_variance must be unit, shared, per_dim or per_frame"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
         (cfg.train.lr > 0, "train.lr must be > 0"),
+        (cfg.train.lr_schedule in ("constant", "cosine"), "train.lr_schedule must be constant or cosine"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),

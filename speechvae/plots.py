@@ -169,13 +169,13 @@ def rate_distortion(kl: np.ndarray, mcd: np.ndarray, labels: list[str]) -> Figur
     return fig
 
 
-def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray) -> Figure:
-    """Per-dimension global variance of data vs decodes of z ~ N(0, I) (log scale)."""
+def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray, label: str = "decodes of z ~ N(0, I)") -> Figure:
+    """Per-dimension global variance of data vs decodes of prior samples (log scale)."""
     d = np.arange(1, len(gv_data) + 1)
     fig = Figure(figsize=(8, 3.6))
     ax = fig.subplots()
     ax.semilogy(d, gv_data, marker=".", label="data")
-    ax.semilogy(d, gv_prior, marker=".", label="decodes of z ~ N(0, I)")
+    ax.semilogy(d, gv_prior, marker=".", label=label)
     ax.set(xlabel="mel-cepstrum dimension", ylabel="global variance", title="GV: data vs prior samples")
     ax.legend()
     ax.grid(alpha=0.3)

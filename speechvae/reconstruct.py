@@ -61,9 +61,42 @@ def model_input(tm: TrainedModel, feats: Features) -> torch.Tensor:
 @torch.no_grad()
 def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and std of q(z|x): two ``(ceil(T / stride), latent)`` arrays (one row per frame
-    for a frame-wise model)."""
+    for a frame-wise model). A VQ-VAE: the quantised latent and zeros."""
     mu, logvar = tm.model.encode(model_input(tm, feats))
+    if tm.model.vq is not None:
+        zq = tm.model.vq(mu)[0][0].cpu().numpy()
+        return zq, np.zeros_like(zq)
     return mu[0].cpu().numpy(), torch.exp(0.5 * logvar[0]).cpu().numpy()
+
+
+@torch.no_grad()
+def encode_codes(tm: TrainedModel, feats: Features) -> np.ndarray:
+    """A VQ-VAE's code indices ``(ceil(T / stride), n)`` in the smallest unsigned dtype that holds K - 1."""
+    vq = _require_vq(tm)
+    mu, _ = tm.model.encode(model_input(tm, feats))
+    return vq(mu)[1][0].cpu().numpy().astype(np.min_scalar_type(vq.size - 1))
+
+
+@torch.no_grad()
+def codes_to_latents(tm: TrainedModel, codes: np.ndarray) -> np.ndarray:
+    """Code indices ``(T', n)`` -> the quantised latent ``(T', latent)`` float32 that :func:`decode` takes."""
+    vq = _require_vq(tm)
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != vq.n or codes.min(initial=0) < 0 or codes.max(initial=0) >= vq.size:
+        raise ValueError(f"codes of shape {codes.shape} (max {codes.max(initial=0)}) do not fit this model's "
+                         f"{vq.n} codebooks of {vq.size} entries")
+    return vq.lookup(torch.as_tensor(codes.astype(np.int64), device=tm.device)).cpu().numpy()
+
+
+def _require_gaussian(tm: TrainedModel) -> None:
+    if tm.model.vq is not None:
+        raise ValueError("a VQ-VAE has no posterior to sample: its rate is the code's bits, with no NLL estimate")
+
+
+def _require_vq(tm: TrainedModel):
+    if tm.model.vq is None:
+        raise ValueError("this model has no codebooks (model.quantizer: none): its code is the latent mean")
+    return tm.model.vq
 
 
 @torch.no_grad()
@@ -83,6 +116,7 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
     from .models import iw_log_likelihood
     from .store import feature_path
 
+    _require_gaussian(tm)
     g = torch.Generator(device=tm.device).manual_seed(seed)
     total, frames = 0.0, 0
     for u in utt_ids:
@@ -104,6 +138,12 @@ def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed
     check_compatible(feats, tm.cfg.analysis, what)
     mu, sigma = encode(tm, feats)
     z = mu + sigma * np.random.default_rng(seed).standard_normal(mu.shape) if sample else mu
+    return with_latents(tm, feats, z, postfilter)
+
+
+def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: bool | None = None) -> Features:
+    """``feats`` with c1..c39 replaced by the decode of latents ``z (T', latent)`` (cut to ``feats.frames``),
+    GV post-filtered when ``postfilter`` (None: the model's ``postfilter.gv``); c0, F0 and aperiodicity kept."""
     rec = decode(tm, z, feats.frames)
     if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
         rec = gv_postfilter(rec, tm.checkpoint.stats.mcep_gv)
@@ -116,10 +156,15 @@ def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed
 def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
     """The code's rate on these utterances: mean KL(q(z|x) || N(0, I)) per frame (``kl_nats_per_frame``;
     a bound on the bits a code needs, per Hinton and van Camp's bits-back argument) and the same as
-    ``kbit_per_s`` at the features' frame rate (1 nat/frame at 5 ms frames = 289 bit/s)."""
+    ``kbit_per_s`` at the features' frame rate (1 nat/frame at 5 ms frames = 289 bit/s).
+
+    A VQ-VAE: the exact ``bits_per_frame`` (codebooks x log2 entries / stride) and its ``kbit_per_s``, and
+    ``codebooks``: per codebook the share of entries these utterances use and the perplexity."""
     from .models import loss_terms
     from .store import feature_path
 
+    if tm.model.vq is not None:
+        return _vq_rate(tm, featdir, utt_ids)
     kl, frames = 0.0, 0
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
@@ -138,3 +183,19 @@ def nats_to_kbit_s(nats_per_frame: float, frame_period_ms: float) -> float:
     0.2885
     """
     return nats_per_frame / float(np.log(2.0)) * (1000.0 / frame_period_ms) / 1000.0
+
+
+@torch.no_grad()
+def _vq_rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
+    from .store import feature_path
+
+    vq = tm.model.vq
+    counts = torch.zeros(vq.n, vq.size, dtype=torch.float64)
+    for u in utt_ids:
+        codes = torch.as_tensor(encode_codes(tm, Features.load(feature_path(featdir, u))).astype(np.int64))
+        for i in range(vq.n):
+            counts[i] += torch.bincount(codes[:, i], minlength=vq.size).double()
+    bits = vq.bits / tm.model.stride
+    u = vq.usage_stats(counts)
+    return {"bits_per_frame": bits, "kbit_per_s": bits * (1000.0 / tm.cfg.analysis.frame_period) / 1000.0,
+            "codebooks": {"used": u["used"], "perplexity": u["perplexity"], "entries": vq.size, "kind": vq.kind}}

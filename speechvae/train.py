@@ -117,6 +117,17 @@ def beta_at(cfg: Config, epoch: int) -> float:
     return cfg.loss.beta * (min(1.0, epoch / w) if w > 0 else 1.0)
 
 
+def lr_at(cfg: Config, epoch: int) -> float:
+    """Learning rate of (1-based) ``epoch``: ``train.lr``, or with the cosine schedule half a cosine from
+    ``lr`` at epoch 1 to ``lr / 100`` at the last epoch (a function of the epoch alone, so a resumed
+    run follows the same schedule)."""
+    lr, n = cfg.train.lr, cfg.train.epochs
+    if cfg.train.lr_schedule == "constant" or n == 1:
+        return lr
+    floor = lr / 100
+    return floor + (lr - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / (n - 1)))
+
+
 def build_model(cfg: Config, dim: int, device: torch.device) -> torch.nn.Module:
     model = build(cfg, dim)
     init_weights(model, cfg.init, generator=torch.Generator().manual_seed(cfg.train.seed))
@@ -150,26 +161,46 @@ def batches(x: torch.Tensor, segment: int, batch_frames: int, g: torch.Generator
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, epoch: int,
                 beta: float) -> dict:
-    """One pass over ``x`` (N, D) in shuffled batches; returns mean loss terms per frame."""
+    """One pass over ``x`` (N, D) in shuffled batches; returns mean loss terms per frame (and, for a
+    VQ-VAE, the commitment term and codebook use over the epoch)."""
     model.train()
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed * 100_003 + epoch)
+    vq = model.vq
+    if vq is not None:
+        torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
+        vq.reset_usage()
     parts = []
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
-        eps = torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device)
+        eps = None if vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
+                                                      generator=g, device=x.device)
         out = model(xb, eps)
         terms = loss_terms(xb, out, model.stride)
-        loss = objective(terms, beta, cfg.loss.free_bits)
+        loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():  # sums stay on the device: one host sync per epoch, not per batch
+            n = float(xb.shape[0] * xb.shape[1])
             parts.append(torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
-                                      torch.tensor(float(xb.shape[0] * xb.shape[1]), device=x.device)]))
-    rec, kl, frames = torch.stack(parts).double().sum(dim=0).tolist()
+                                      terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]))
+    rec, kl, commit, frames = torch.stack(parts).double().sum(dim=0).tolist()
     rec, kl = rec / frames, kl / frames
-    loss_sum = rec + beta * kl
-    return {"train_loss": loss_sum, "train_recon": rec, "train_kl": kl}
+    row = {"train_loss": rec + beta * kl, "train_recon": rec, "train_kl": kl}
+    if vq is not None:
+        row["train_loss"] = rec + cfg.loss.commitment * commit / frames
+        row["train_commit"] = commit / frames
+        row.update(codebook_columns(vq.usage_stats()))
+    return row
+
+
+def codebook_columns(u: dict) -> dict:
+    """log.csv columns of a VQ-VAE's codebook use: per codebook the share of entries used and the
+    perplexity, and in all the entries never used and the entries re-drawn."""
+    row = {f"vq_used{i + 1}": v for i, v in enumerate(u["used"])}
+    row.update({f"vq_perplexity{i + 1}": v for i, v in enumerate(u["perplexity"])})
+    row.update(vq_dead=int(sum(u["dead"])), vq_reinit=int(sum(u["reinit"])))
+    return row
 
 
 @torch.no_grad()
@@ -180,7 +211,8 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
     model.eval()
     x = as_sequence(data.valid, model.stride)
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
-    out = model(x, torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device))
+    out = model(x, None if model.vq is not None else
+                torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device))
     terms = loss_terms(x, out, model.stride)
     mean_out = model(x)  # z = mu
     err = (x - mean_out.x_mean) * data.std
@@ -193,9 +225,14 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
         "valid_kl": float(terms.kl_per_frame),
         "valid_mcd_db": float(mcd),
         "mean_mu": float(out.mu.mean()),
-        "mean_sigma": float(torch.exp(0.5 * out.logvar).mean()),
-        "active_dims": int((terms.kl_per_dim * model.stride > ACTIVE_KL_NATS).sum()),
+        # a VQ-VAE's encoder is deterministic: sigma 0; all its dims carry the code
+        "mean_sigma": float(torch.exp(0.5 * out.logvar).mean()) if out.logvar is not None else 0.0,
+        "active_dims": (int((terms.kl_per_dim * model.stride > ACTIVE_KL_NATS).sum()) if out.logvar is not None
+                        else cfg.model.latent),
     }
+    if out.commit is not None:
+        row["valid_loss"] = float(terms.recon.mean() + cfg.loss.commitment * terms.commit_per_frame)
+        row["valid_commit"] = float(terms.commit_per_frame)
     n_enc = len(model.enc)
     for i, d in enumerate(dead):
         name = f"dead_enc{i + 1}" if i < n_enc else f"dead_dec{i - n_enc + 1}"
@@ -272,12 +309,20 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     log.info("VAE %d parameters, %d train / %d valid frames on %s; init %s x%g, beta %g, decoder variance %s",
              count_parameters(model), len(data.train), len(data.valid), device, cfg.init.scheme, cfg.init.scale,
              cfg.loss.beta, cfg.loss.decoder_variance)
+    if model.vq is not None:
+        log.info("VQ-VAE: %s quantiser, %d codebooks x %d entries = %g bits per latent vector (%g bits/frame)",
+                 cfg.model.quantizer, cfg.model.codebooks, cfg.model.codebook_size, model.vq.bits,
+                 model.vq.bits / model.stride)
     elapsed0 = history[-1]["elapsed_s"] if history else 0.0
     t0 = time.perf_counter()
     bar = progress_bar(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", enabled=progress)
     for epoch in bar:
         beta = beta_at(cfg, epoch)
         row = {"epoch": epoch, "elapsed_s": 0.0, "beta": beta}
+        if cfg.train.lr_schedule != "constant":
+            row["lr"] = lr_at(cfg, epoch)
+            for group in opt.param_groups:
+                group["lr"] = row["lr"]
         row.update(train_epoch(model, opt, data.train, cfg, epoch, beta))
         row.update(evaluate_epoch(model, data, cfg, beta))
         row["elapsed_s"] = elapsed0 + time.perf_counter() - t0

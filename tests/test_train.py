@@ -215,3 +215,23 @@ def test_checkpoints_from_before_the_models_package_still_load(featdir, tmp_path
     assert old.cfg.model.scaling == "per_dim" and old.checkpoint.train_utts == []
     f = Features.load(featdir / "feats/part1.npz")
     np.testing.assert_array_equal(reconstruct(old, f).mcep, reconstruct(new, f).mcep)
+
+
+def test_cosine_schedule_runs_from_lr_to_a_hundredth():
+    from speechvae.train import lr_at
+
+    cfg = tiny_config(**{"train.lr_schedule": "cosine", "train.epochs": 5, "train.lr": 0.002})
+    lrs = [lr_at(cfg, e) for e in range(1, 6)]
+    assert lrs[0] == 0.002 and lrs[-1] == pytest.approx(0.00002) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[2] == pytest.approx((0.002 + 0.00002) / 2)  # half way down at the middle epoch
+    assert lr_at(tiny_config(**{"train.lr": 0.002}), 3) == 0.002  # constant by default
+
+
+def test_cosine_schedule_reaches_the_optimiser(three_part_featdir, tmp_path, monkeypatch):
+    seen = []
+    real = train_mod.train_epoch
+    monkeypatch.setattr(train_mod, "train_epoch",
+                        lambda model, opt, *a: (seen.append(opt.param_groups[0]["lr"]), real(model, opt, *a))[1])
+    cfg = tiny_config(**{"train.lr_schedule": "cosine", "train.epochs": 3})
+    h = train_mod.fit(three_part_featdir, tmp_path / "e", cfg, progress=False)
+    assert seen == [r["lr"] for r in h] == [train_mod.lr_at(cfg, e) for e in (1, 2, 3)]

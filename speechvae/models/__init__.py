@@ -12,6 +12,10 @@ over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)
 ``conv`` (1-D convolutions over time, :mod:`.conv`). The loss is the same for all: per-frame Gaussian
 NLL (0.5 log 2 pi included) + beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
 
+With ``cfg.model.quantizer`` residual or product, the same model is a VQ-VAE: the encoder's mean goes
+through a :class:`.vq.Quantizer` (``model.quantizer``), ``logvar`` is None, ``VAEOutput.codes`` holds the
+code indices, and the KL term is replaced by the commitment term (the rate is exactly the code's bits).
+
 >>> import torch
 >>> from speechvae.config import load_config
 >>> for kind, stride in (("mlp", 1), ("conv", 2)):
@@ -36,12 +40,14 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 @dataclass
 class VAEOutput:
-    mu: torch.Tensor  # (B, T', latent) posterior mean, T' = T / stride
-    logvar: torch.Tensor  # (B, T', latent) posterior log-variance
-    z: torch.Tensor  # (B, T', latent) latent used for decoding
+    mu: torch.Tensor  # (B, T', latent) posterior mean (VQ: encoder output), T' = T / stride
+    logvar: torch.Tensor | None  # (B, T', latent) posterior log-variance; None for a VQ-VAE
+    z: torch.Tensor  # (B, T', latent) latent used for decoding (VQ: the quantised vectors)
     x_mean: torch.Tensor  # (B, T, D) decoder mean
     x_logvar: torch.Tensor  # (B, T, D), (D,) or () decoder log-variance (zero for unit variance)
     hidden: list[torch.Tensor]  # post-ReLU activations of every hidden layer, channels last
+    codes: torch.Tensor | None = None  # (B, T', n) VQ code indices
+    commit: torch.Tensor | None = None  # (B, T') VQ commitment term ||z_e - sg(z_q)||^2
 
 
 class DecoderVariance(nn.Module):
@@ -77,27 +83,43 @@ class SpectralVAE(nn.Module):
     stride = 1  # frames per latent vector
     segment = 1  # frames per training example
 
+    @property
+    def vq(self):
+        """The :class:`.vq.Quantizer` of a VQ-VAE, else None."""
+        return self._modules.get("quantizer")
+
     def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
-        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu), decode."""
+        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu) or quantise (VQ), decode."""
         hidden: list[torch.Tensor] = []
         mu, logvar = self.encode(x, hidden)
-        z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
+        codes = commit = None
+        if self.vq is not None:
+            z, codes, commit = self.vq(mu)
+        else:
+            z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
         x_mean, x_logvar = self.decode(z, hidden)
-        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden)
+        return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden, codes, commit)
 
     def layers(self) -> list[nn.Module]:
-        return [*self.enc, self.enc_mu, self.enc_logvar, *self.dec, self.dec_mean, *self.var.layers()]
+        heads = [h for h in (self.enc_mu, self.enc_logvar) if h is not None]
+        return [*self.enc, *heads, *self.dec, self.dec_mean, *self.var.layers()]
 
 
 def build(cfg: Config, dim: int) -> nn.Module:
     """The model of ``cfg.model.kind`` for ``dim``-dimensional frames (not yet initialised)."""
-    if cfg.model.kind == "mlp":
+    m = cfg.model
+    if m.kind == "mlp":
         from .mlp import MLPVAE
-        return MLPVAE(dim, cfg.model, cfg.loss.decoder_variance)
-    if cfg.model.kind == "conv":
+        model = MLPVAE(dim, m, cfg.loss.decoder_variance)
+    elif m.kind == "conv":
         from .conv import ConvVAE
-        return ConvVAE(dim, cfg.model, cfg.loss.decoder_variance)
-    raise ValueError(f"unknown model.kind {cfg.model.kind!r}")
+        model = ConvVAE(dim, m, cfg.loss.decoder_variance)
+    else:
+        raise ValueError(f"unknown model.kind {m.kind!r}")
+    if m.quantizer != "none":
+        from .vq import Quantizer
+        model.quantizer = Quantizer(m.latent, m.codebooks, m.codebook_size, m.quantizer, m.vq_decay)
+    return model
 
 
 def init_std(fan_in: int, fan_out: int, cfg: InitConfig) -> float:
@@ -139,6 +161,12 @@ class LossTerms:
     kl: torch.Tensor  # (B, T') KL(q(z|x) || N(0, I)) per latent vector, nats
     kl_per_dim: torch.Tensor  # (latent,) KL per frame of each latent dimension (batch mean), nats
     stride: int  # frames per latent vector
+    commit: torch.Tensor | None = None  # (B, T') VQ commitment term per latent vector
+
+    @property
+    def commit_per_frame(self) -> torch.Tensor:
+        """Scalar: mean commitment term per frame (0 for a Gaussian VAE)."""
+        return self.commit.mean() / self.stride if self.commit is not None else torch.zeros(())
 
     @property
     def kl_per_frame(self) -> torch.Tensor:
@@ -148,16 +176,24 @@ class LossTerms:
 
 def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
     """Per-frame Gaussian NLL of ``x (B, T, D)`` under N(x_mean, exp(x_logvar)), constant 0.5 log 2 pi
-    included, and the analytic KL of the diagonal Gaussian posterior from the standard normal prior."""
+    included, and the analytic KL of the diagonal Gaussian posterior from the standard normal prior
+    (a VQ-VAE: KL zero, the commitment term instead)."""
     lv = out.x_logvar
     recon = 0.5 * (((x - out.x_mean) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=-1)
+    if out.logvar is None:
+        zero = torch.zeros_like(out.commit)
+        return LossTerms(recon=recon, kl=zero, kl_per_dim=torch.zeros_like(out.mu[0, 0]), stride=stride,
+                         commit=out.commit)
     kl_elem = 0.5 * (out.mu**2 + torch.exp(out.logvar) - out.logvar - 1.0)
     return LossTerms(recon=recon, kl=kl_elem.sum(dim=-1), kl_per_dim=kl_elem.flatten(0, -2).mean(dim=0) / stride,
                      stride=stride)
 
 
-def objective(terms: LossTerms, beta: float, free_bits: float = 0.0) -> torch.Tensor:
-    """Scalar to minimise per frame: mean recon + beta * KL, KL per dim floored at ``free_bits`` nats."""
+def objective(terms: LossTerms, beta: float, free_bits: float = 0.0, commitment: float = 0.0) -> torch.Tensor:
+    """Scalar to minimise per frame: mean recon + beta * KL, KL per dim floored at ``free_bits`` nats
+    (+ ``commitment`` * the VQ commitment term per frame)."""
+    if terms.commit is not None:
+        return terms.recon.mean() + commitment * terms.commit_per_frame
     kl = terms.kl_per_dim.clamp(min=free_bits).sum() if free_bits > 0 else terms.kl_per_frame
     return terms.recon.mean() + beta * kl
 
@@ -167,6 +203,8 @@ def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torc
     """Importance-weighted lower bound of log p(x) (Burda et al. 2016) with ``k`` posterior samples, in
     nats per frame of ``x (B, T, D)`` in the model's normalised space: a scalar (mean over frames).
     K = 1 is the ELBO; the bound tightens as K grows."""
+    if model.vq is not None:
+        raise ValueError("a VQ-VAE has no posterior to sample: its rate is the code's bits (no NLL estimate)")
     mu, logvar = model.encode(x)
     logs = []
     for _ in range(k):

@@ -24,7 +24,7 @@ class ConvVAE(SpectralVAE):
         self.enc.append(nn.Conv1d(enc_in[-1], ch[-1], k, padding=k // 2) if s == 1 else
                         nn.Conv1d(enc_in[-1], ch[-1], 2 * s, stride=s, padding=s // 2))
         self.enc_mu = nn.Conv1d(ch[-1], cfg.latent, 1)
-        self.enc_logvar = nn.Conv1d(ch[-1], cfg.latent, 1)
+        self.enc_logvar = nn.Conv1d(ch[-1], cfg.latent, 1) if cfg.quantizer == "none" else None  # VQ: no variance
         rch = ch[::-1]
         self.dec = nn.ModuleList([nn.Conv1d(cfg.latent, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)])
         self.dec.extend(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(rch[:-1], rch[1:]))
@@ -41,7 +41,7 @@ class ConvVAE(SpectralVAE):
 
     def encode(self, x: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self._run(self.enc, x.transpose(1, 2), hidden)  # (B, C, T / s)
-        return self.enc_mu(h).transpose(1, 2), self.enc_logvar(h).transpose(1, 2)
+        return self.enc_mu(h).transpose(1, 2), None if self.enc_logvar is None else self.enc_logvar(h).transpose(1, 2)
 
     def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self._run(self.dec, z.transpose(1, 2), hidden)  # (B, C, T)

@@ -17,7 +17,7 @@ class MLPVAE(SpectralVAE):
         dec_sizes = [cfg.latent, *reversed(cfg.hidden)]
         self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc_sizes[:-1], enc_sizes[1:]))
         self.enc_mu = nn.Linear(enc_sizes[-1], cfg.latent)
-        self.enc_logvar = nn.Linear(enc_sizes[-1], cfg.latent)
+        self.enc_logvar = nn.Linear(enc_sizes[-1], cfg.latent) if cfg.quantizer == "none" else None  # VQ: no variance
         self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dec_sizes[:-1], dec_sizes[1:]))
         self.dec_mean = nn.Linear(dec_sizes[-1], dim)
         self.var = DecoderVariance(decoder_variance, dec_sizes[-1], dim)
@@ -28,7 +28,7 @@ class MLPVAE(SpectralVAE):
             h = torch.relu(layer(h))
             if hidden is not None:
                 hidden.append(h)
-        return self.enc_mu(h), self.enc_logvar(h)
+        return self.enc_mu(h), None if self.enc_logvar is None else self.enc_logvar(h)
 
     def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = z

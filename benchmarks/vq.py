@@ -1,0 +1,97 @@
+"""VQ-VAE codes beside k-means vector quantisation at the same bits, on held-out AISHELL-1 S0913 utterances
+(64 train / 8 dev / 8 eval, the split of benchmarks/compact.py), with a continuous (Gaussian) VAE family
+on the same rate axis.
+
+    python benchmarks/vq.py [--out data/bench/vq] [-j 1]
+
+Prints a markdown table: per bits/frame (codebooks of 16 or 256 entries: 20 or 40 bits per 5 ms frame;
+k-means with 5 codebooks), the held-out MCD, GV ratio, frames above 2 dB and codebook use (share of entries the held-out
+frames use, per codebook) of each VQ-VAE, beside split and residual k-means VQ fitted on the same
+training frames, and the VQ-VAE's MCD relative to the better k-means. Writes vq_rate.png (MCD against
+kbit/s: VQ-VAEs, k-means VQs, Gaussian VAEs at their held-out KL rate, PCA-k as levels) under --out.
+Re-runs skip finished cells.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import speechvae  # noqa: F401
+from speechvae.baselines import run_vq
+from speechvae.corpus import collect_inputs, write_split_lists
+from speechvae.plots import rate_distortion_curves, save_figure
+from speechvae.rd import run_rd
+from speechvae.store import read_id_list
+
+from _common import ROOT, aishell_features, corpus_or_exit, table
+
+CONF = ROOT / "recipes" / "folder" / "conf"
+SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per frame in every family below
+FAMILIES = {  # name -> (config, overrides)
+    "VQ-VAE conv k5, stride 2, 10 codebooks (vq.yaml)": ("vq.yaml", []),
+    "VQ-VAE mlp, frame-wise, 5 codebooks on 32 dims": (
+        "vq.yaml", ["model.kind=mlp", "model.stride=1", "model.codebooks=5", "model.latent=32", "train.epochs=60"]),
+}
+GAUSSIAN = ("Gaussian VAE mlp (compact.yaml)", "compact.yaml", [8, 16, 32])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "data" / "bench" / "vq"))
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
+    args = ap.parse_args()
+    out = Path(args.out)
+    feat = aishell_features()
+    lists = out / "lists"
+    write_split_lists(collect_inputs([corpus_or_exit("aishell1_S0913")]), lists, 8, 8)
+    train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
+    split = dict(train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
+                 eval_list=str(lists / "eval.list"), jobs=args.jobs, progress=False)
+
+    t0 = time.perf_counter()
+    km = run_vq(feat, out / "kmeans", ["split", "residual"], [5 * (s.bit_length() - 1) for s in SIZES], 5,
+                train_ids, eval_ids)
+    print(f"(k-means VQ: {time.perf_counter() - t0:.0f} s)", flush=True)
+    best_km = {b: min(float(r["mcd_db"]) for r in km if r["bits_per_frame"] == b) for b in {r["bits_per_frame"] for r in km}}
+    rows, curve = [], []
+    for r in km:
+        rows.append([f"{r['kind']} k-means VQ", r["bits_per_frame"], float(r["mcd_db"]), float(r["gv_ratio"]),
+                     float(r["share_over_2db"]), "-", "", ""])
+        curve.append({"model": f"{r['kind']} k-means VQ", "cell": f"{r['kind']} k-means VQ",
+                      "latent": r["bits_per_frame"], "mcd_db": r["mcd_db"], "gv_ratio": r["gv_ratio"],
+                      "kbit_per_s": r["bits_per_frame"] * 0.2})
+    for fam, (conf, sets) in FAMILIES.items():
+        t0 = time.perf_counter()
+        tag = "".join(c for c in fam.split("(")[0] if c.isalnum())
+        res = run_rd(feat, out / tag, {"model.codebook_size": SIZES}, config=str(CONF / conf), overrides=sets, **split)
+        for r in res:
+            if r["model"] == "pca" or r.get("mcd_db") is None:
+                continue
+            m = json.loads((out / tag / "cells" / r["cell"] / "metrics.json").read_text())
+            bits = m["bits_per_frame"]
+            used = "/".join(f"{100 * u:.0f}" for u in m["codebooks"]["used"])
+            rows.append([fam, bits, m["mcd_db"], m["gv_ratio"], m["share_over_2db"], used,
+                         f"{100 * (m['mcd_db'] / best_km[int(bits)] - 1):+.0f}%", m["kbit_per_s"]])
+            curve.append({"model": fam, "cell": fam.split(" (")[0], "latent": bits, "mcd_db": m["mcd_db"],
+                          "gv_ratio": m["gv_ratio"], "kbit_per_s": m["kbit_per_s"]})
+        print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
+    name, conf, latents = GAUSSIAN
+    res = run_rd(feat, out / "gaussian", {"model.latent": latents}, config=str(CONF / conf), **split)
+    curve += [{**r, "cell": name if r["model"] != "pca" else r["cell"]} for r in res]
+    rows.sort(key=lambda r: (r[1], r[0]))
+    print(f"\n## VQ codes: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances), 5 codebooks, 5 ms frames; "
+          f"k-means fitted on the same {len(train_ids)} training utterances\n")
+    print(table(["model", "bits/frame", "MCD dB", "GV ratio", "frames > 2 dB", "codebook use % (held-out)",
+                 "vs better k-means", "kbit/s"], rows))
+    print("\n## Gaussian VAE on the same axis (rate = held-out KL)\n")
+    print(table(["cell", "latent", "MCD dB", "GV ratio", "KL kbit/s"],
+                [[r["cell"], r["latent"], float(r["mcd_db"]), float(r["gv_ratio"]),
+                  float(r["kbit_per_s"]) if r.get("kbit_per_s") not in (None, "") else "-"] for r in res]))
+    fig = rate_distortion_curves(curve)["rd_rate.png"]
+    print("figure:", save_figure(fig, out / "vq_rate.png"))
+
+
+if __name__ == "__main__":
+    main()

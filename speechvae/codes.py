@@ -1,0 +1,156 @@
+"""Latent codes as files: ``speechvae encode`` writes what a model keeps of each utterance's spectral
+envelope, ``speechvae decode`` turns it back into a feature folder that ``resynth`` and ``evaluate`` take.
+
+A code folder holds ``code.json`` (the model's fingerprint, what the codes are, their rate), ``manifest.tsv``,
+``analysis.yaml`` and per utterance ``codes/<utt>.npz`` with
+
+- a VQ-VAE: ``codes (T', n)``, code indices in the smallest unsigned integer dtype that holds K - 1;
+- a Gaussian VAE: ``z (T', latent)`` float32, the posterior means;
+- the streams the envelope code does not carry, as analysed (float64): ``f0 (T,)`` Hz, ``c0 (T,)``,
+  ``bap (T, B)`` dB and ``power_db (T,)``. The rate a model reports counts the envelope code only.
+
+T' = ceil(T / stride). Decoding with another model than the one that encoded is refused (fingerprint).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .features import Features, check_compatible
+from .reconstruct import TrainedModel, codes_to_latents, encode, encode_codes, with_latents
+from .store import StoreError, load_npz, save_npz, write_json, write_manifest
+
+log = logging.getLogger(__name__)
+
+CODE_JSON = "code.json"
+CODES_SUBDIR = "codes"
+FORMAT = "speechvae-codes-1"
+
+
+def code_path(codedir: str | Path, utt_id: str) -> Path:
+    return Path(codedir) / CODES_SUBDIR / f"{utt_id}.npz"
+
+
+def model_fingerprint(tm: TrainedModel) -> str:
+    """sha256 (first 16 hex digits) of the model's weights and buffers: codes only mean something to
+    the model that wrote them."""
+    h = hashlib.sha256()
+    for k, v in sorted(tm.model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def describe(tm: TrainedModel) -> dict:
+    """What a model's code is: ``kind`` ("vq" or "gaussian"), shape, ``bits_per_frame`` (VQ, exact)."""
+    m, vq = tm.cfg.model, tm.model.vq
+    out = {"format": FORMAT, "model": model_fingerprint(tm), "stride": tm.model.stride, "latent": m.latent,
+           "frame_period_ms": tm.cfg.analysis.frame_period}
+    if vq is not None:
+        bits = vq.bits / tm.model.stride
+        out.update(kind="vq", quantizer=vq.kind, codebooks=vq.n, entries=vq.size, bits_per_frame=bits,
+                   kbit_per_s=bits * 1000.0 / tm.cfg.analysis.frame_period / 1000.0)
+    else:
+        out.update(kind="gaussian", dtype="float32")
+    return out
+
+
+def encode_utterance(tm: TrainedModel, feats: Features) -> dict[str, np.ndarray]:
+    """The arrays of one code file (see the module docstring)."""
+    code = ({"codes": encode_codes(tm, feats)} if tm.model.vq is not None
+            else {"z": encode(tm, feats)[0].astype(np.float32)})
+    return {**code, "f0": feats.f0, "c0": feats.mcep[:, 0], "bap": feats.bap, "power_db": feats.power_db,
+            **{k: np.asarray(v) for k, v in feats.spec().items() if k != "order"}, "order": np.int64(feats.order)}
+
+
+def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter: bool | None = None,
+                     what: str = "code file") -> Features:
+    """One code file's arrays -> Features with the model's decoded c1..c39 (as ``reconstruct`` gives)."""
+    if tm.model.vq is not None:
+        if "codes" not in arrays:
+            raise StoreError(f"{what}: holds latent means, but this model is a VQ-VAE (needs code indices)")
+        z = codes_to_latents(tm, arrays["codes"])
+    else:
+        if "z" not in arrays:
+            raise StoreError(f"{what}: holds code indices, but this model has a continuous latent")
+        z = arrays["z"]
+    frames = len(arrays["f0"])
+    mcep = np.zeros((frames, int(arrays["order"]) + 1))
+    mcep[:, 0] = arrays["c0"]
+    side = Features(f0=arrays["f0"], mcep=mcep, bap=arrays["bap"], power_db=arrays["power_db"], fs=int(arrays["fs"]),
+                    frame_period=float(arrays["frame_period"]), alpha=float(arrays["alpha"]),
+                    fft_size=int(arrays["fft_size"]))
+    check_compatible(side, tm.cfg.analysis, what)
+    if len(z) != -(-frames // tm.model.stride):
+        raise StoreError(f"{what}: {len(z)} latent vectors for {frames} frames (stride {tm.model.stride})")
+    return with_latents(tm, side, z, postfilter)
+
+
+def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], codedir: str | Path,
+                  progress: bool = True) -> dict:
+    """Write the code folder of ``utt_ids``; returns code.json's content (with ``utterances``, ``frames``,
+    ``code_bytes``: bytes of the envelope codes as stored in memory, before npz framing)."""
+    from .console import progress_bar
+    from .corpus import write_featdir_analysis
+    from .store import feature_path
+
+    codedir = Path(codedir)
+    info, rows, frames, nbytes = describe(tm), [], 0, 0
+    for u in progress_bar(utt_ids, desc="encode", unit="utt", enabled=progress):
+        path = feature_path(featdir, u)
+        f = Features.load(path)
+        check_compatible(f, tm.cfg.analysis, str(path))
+        arrays = encode_utterance(tm, f)
+        save_npz(code_path(codedir, u), arrays)
+        code = arrays.get("codes", arrays.get("z"))
+        frames, nbytes = frames + f.frames, nbytes + code.nbytes
+        rows.append({"utt_id": u, "speaker": "-", "path": str(path), "frames": f.frames,
+                     "seconds": f.frames * f.frame_period / 1000})
+    info.update(utterances=len(rows), frames=frames, code_bytes=nbytes)
+    write_manifest(codedir, rows)
+    write_featdir_analysis(codedir, tm.cfg.analysis)
+    write_json(codedir / CODE_JSON, info)
+    return info
+
+
+def read_code_info(codedir: str | Path) -> dict:
+    path = Path(codedir) / CODE_JSON
+    try:
+        info = json.loads(path.read_text())
+    except OSError:
+        raise StoreError(f"{codedir} is not a code folder (no {CODE_JSON}): write one with "
+                         "`speechvae encode FEATDIR --model EXPDIR -o CODEDIR`") from None
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{path}: unreadable ({e})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise StoreError(f"{path}: not a speechvae code folder description")
+    return info
+
+
+def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, postfilter: bool | None = None,
+                  progress: bool = True) -> int:
+    """Code folder -> feature folder (features/, manifest.tsv, analysis.yaml); returns the utterance count.
+    Refuses a code folder written by another model."""
+    from .console import progress_bar
+    from .corpus import write_featdir_analysis
+    from .store import feature_path, read_manifest
+
+    info = read_code_info(codedir)
+    mine = model_fingerprint(tm)
+    if info["model"] != mine:
+        raise StoreError(f"{codedir}: written by model {info['model']}, not by this one ({mine}): decode with the "
+                         "model that encoded it")
+    rows = []
+    for r in progress_bar(read_manifest(codedir), desc="decode", unit="utt", enabled=progress):
+        path = code_path(codedir, r["utt_id"])
+        f = decode_utterance(tm, load_npz(path), postfilter, str(path))
+        f.save(feature_path(outdir, r["utt_id"]))
+        rows.append({**r, "path": str(path)})
+    write_manifest(outdir, rows)
+    write_featdir_analysis(outdir, tm.cfg.analysis)
+    return len(rows)
+
