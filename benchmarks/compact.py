@@ -18,12 +18,13 @@ from pathlib import Path
 import speechvae  # noqa: F401
 from speechvae.baselines import fit_pca, pca_rebuild
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import analyze_corpus, collect_inputs, select_utts, write_split_lists
+from speechvae.corpus import analyze_corpus, collect_inputs, write_split_lists
+from speechvae.featdir import select_utts
 from speechvae.metrics import score
 from speechvae.rd import run_rd
 from speechvae.reconstruct import load_model, reconstruct
 from speechvae.report import evaluate
-from speechvae.store import read_id_list
+from speechvae.featdir import read_id_list
 
 from _common import ROOT, aishell_features, corpus_or_exit, table
 

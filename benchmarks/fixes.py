@@ -9,7 +9,6 @@ plot over beta and the prior-sample GV plot of the true-ELBO config into --out.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import torch
 import speechvae  # noqa: F401
 from speechvae import plots
 from speechvae.config import load_config
-from speechvae.corpus import select_utts
+from speechvae.featdir import select_utts
 from speechvae.reconstruct import decode, load_model
 from speechvae.report import evaluate
 from speechvae.train import fit, mean_dead_fraction, split_utts

@@ -23,7 +23,7 @@ import torch
 
 import speechvae  # noqa: F401
 from speechvae.config import load_config
-from speechvae.corpus import select_utts
+from speechvae.featdir import select_utts
 from speechvae.models import loss_terms, objective
 from speechvae.stats import Stats
 from speechvae.train import build_model, fit, load_frames, make_optimizer, split_utts, train_epoch

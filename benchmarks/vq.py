@@ -23,7 +23,7 @@ from speechvae.baselines import run_vq
 from speechvae.corpus import collect_inputs, write_split_lists
 from speechvae.plots import rate_distortion_curves, save_figure
 from speechvae.rd import run_rd
-from speechvae.store import read_id_list
+from speechvae.featdir import read_id_list
 
 from _common import ROOT, aishell_features, corpus_or_exit, table
 

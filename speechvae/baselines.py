@@ -24,7 +24,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2, vq
 
 from .features import Features
-from .store import feature_path
+from .featdir import feature_path
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,9 @@ def stats_add(p):
 
 
 def stats_run(args) -> int:
-    from .corpus import select_utts, stats_for
-    from .store import STATS_FILE
+    from .corpus import stats_for
+    from .featdir import select_utts
+    from .featdir import STATS_FILE
 
     ids = select_utts(args.featdir, args.list)
     s = stats_for(args.featdir, ids)
@@ -183,8 +184,8 @@ def _reconstruction_args(p):
 def _feature_files(items: list[str], list_file: str | None = None) -> list[tuple[str, Path, object]]:
     """FEATDIRs (their manifest, optionally filtered by a list) and single .npz files ->
     (utt, path, the folder's stored AnalysisConfig or None for a lone file)."""
-    from .corpus import read_featdir_analysis, select_utts
-    from .store import feature_path
+    from .featdir import read_featdir_analysis, select_utts
+    from .featdir import feature_path
 
     out = []
     for item in items:
@@ -206,10 +207,10 @@ def reconstruct_add(p):
 
 
 def reconstruct_run(args) -> int:
-    from .corpus import write_featdir_analysis
+    from .featdir import write_featdir_analysis
     from .features import Features
     from .reconstruct import load_model, reconstruct
-    from .store import feature_path, write_manifest
+    from .featdir import feature_path, write_manifest
 
     tm = load_model(args.model, args.device)
     rows = []
@@ -261,7 +262,7 @@ def evaluate_add(p):
 
 
 def evaluate_run(args) -> int:
-    from .corpus import select_utts
+    from .featdir import select_utts
     from .reconstruct import load_model
     from .report import evaluate
     from .store import write_json
@@ -295,7 +296,7 @@ def plot_add(p):
 
 
 def plot_run(args) -> int:
-    from .corpus import select_utts
+    from .featdir import select_utts
     from .reconstruct import load_model
     from .report import write_plots
 
@@ -323,7 +324,7 @@ def encode_add(p):
 
 def encode_run(args) -> int:
     from .codes import encode_folder
-    from .corpus import select_utts
+    from .featdir import select_utts
     from .reconstruct import load_model
 
     tm = load_model(args.model, args.device)
@@ -355,8 +356,9 @@ def decode_run(args) -> int:
 
 # --- baseline ----------------------------------------------------------------------------------
 def baseline_add(p):
-    p.add_argument("kind", choices=["pca", "vq"],
-                   help="pca: PCA-k of raw centred c1..c39 (the MCD's own scale); vq: k-means vector quantisation")
+    p.add_argument("kind", choices=["pca", "vq", "vc"],
+                   help="pca: PCA-k of raw centred c1..c39 (the MCD's own scale); vq: k-means vector quantisation; "
+                        "vc: the voice-conversion references (no conversion, mean/std matching) on parallel sentences")
     p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="folder for pca<k>.json + pca.csv, or vq_<kind><bits>.json + vq.csv")
@@ -364,8 +366,11 @@ def baseline_add(p):
     p.add_argument("--bits", default="20,40", help="vq: comma-separated bits per frame")
     p.add_argument("--codebooks", type=int, default=5, help="vq: codebooks (bits / codebooks bits each)")
     p.add_argument("--vq", default="split,residual", help="vq: split (one codebook per band of dims) and/or residual")
+    p.add_argument("--src", help="vc: source speaker (a speaker of FEATDIR's manifest)")
+    p.add_argument("--tgt", help="vc: target speaker")
     p.add_argument("--train-list", help="utterances the baseline is fitted on (default: all of FEATDIR)")
-    p.add_argument("--list", help="utterances it is scored on, e.g. eval.list (default: all of FEATDIR)")
+    p.add_argument("--list", help="utterances it is scored on, e.g. eval.list (default: all of FEATDIR; vc: the "
+                                  "source speaker's sentences whose names the target also read)")
 
 
 def _ints(flag: str, text: str) -> list[int]:
@@ -377,9 +382,18 @@ def _ints(flag: str, text: str) -> list[int]:
 
 def baseline_run(args) -> int:
     from .baselines import run_pca, run_vq
-    from .corpus import select_utts
+    from .featdir import select_utts
 
     train, ev = select_utts(args.featdir, args.train_list), select_utts(args.featdir, args.list)
+    if args.kind == "vc":
+        from .conversion import run_references
+
+        if not (args.src and args.tgt):
+            raise ValueError("baseline vc needs --src SPEAKER and --tgt SPEAKER")
+        run_references(args.featdir, args.output, args.src, args.tgt, train_ids=train,
+                       eval_ids=ev if args.list else None)
+        log.info("-> %s/vc.csv", args.output)
+        return 0
     if args.kind == "vq":
         rows = run_vq(args.featdir, args.output, args.vq.split(","), _ints("--bits", args.bits), args.codebooks, train, ev)
         for r in rows:

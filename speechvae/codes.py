@@ -22,7 +22,8 @@ import numpy as np
 
 from .features import Features, check_compatible
 from .reconstruct import TrainedModel, codes_to_latents, encode, encode_codes, with_latents
-from .store import StoreError, load_npz, save_npz, write_json, write_manifest
+from .store import StoreError, load_npz, save_npz, write_json
+from .featdir import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], cod
     """Write the code folder of ``utt_ids``; returns code.json's content (with ``utterances``, ``frames``,
     ``code_bytes``: bytes of the envelope codes as stored in memory, before npz framing)."""
     from .console import progress_bar
-    from .corpus import write_featdir_analysis
-    from .store import feature_path
+    from .featdir import write_featdir_analysis
+    from .featdir import feature_path
 
     codedir = Path(codedir)
     info, rows, frames, nbytes = describe(tm), [], 0, 0
@@ -136,8 +137,8 @@ def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, pos
     """Code folder -> feature folder (features/, manifest.tsv, analysis.yaml); returns the utterance count.
     Refuses a code folder written by another model."""
     from .console import progress_bar
-    from .corpus import write_featdir_analysis
-    from .store import feature_path, read_manifest
+    from .featdir import write_featdir_analysis
+    from .featdir import feature_path, read_manifest
 
     info = read_code_info(codedir)
     mine = model_fingerprint(tm)

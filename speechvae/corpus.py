@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .audio import AudioError
-from .config import AnalysisConfig, ConfigError, config_diff, config_from_dict
+from .config import AnalysisConfig, config_diff
 from .features import Features, resolve_analysis, wav2features
 from .parallel import Runner, task_runner
 from .stats import StatsAccumulator, Stats
-from .store import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, StoreError, atomic_write_text, feature_path,
-                    read_id_list, read_manifest, remove_stale_tmp, write_manifest)
+from .store import StoreError, atomic_write_text, remove_stale_tmp
+from .featdir import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, feature_path, read_featdir_analysis, read_manifest,
+                      speaker_stats_path, speakers, write_featdir_analysis, write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
                 utts.append(_utt(parts[0], parts[1].strip()))
     if not utts:
         raise CorpusError(f"no wav files found in {[str(i) for i in inputs]}")
+    utts = qualify_by_speaker(utts)
     seen: dict[str, str] = {}
     dups = []
     for u in utts:
@@ -86,6 +87,23 @@ def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
     if dups:
         raise CorpusError("duplicate utterance ids: " + "; ".join(dups[:5]) + (" ..." if len(dups) > 5 else ""))
     return sorted(utts, key=lambda u: u.utt_id)
+
+
+def qualify_by_speaker(utts: list[Utterance]) -> list[Utterance]:
+    """Parallel corpora name the same sentence alike for every speaker (CMU ARCTIC: ``bdl/arctic_a0001.wav``
+    and ``slt/arctic_a0001.wav``). When some id occurs for more than one speaker, every id becomes
+    ``<speaker>/<id>``, so ids stay unique and say whose they are; otherwise ids are the file names.
+
+    >>> u = [Utterance("a1", "bdl/a1.wav", "bdl"), Utterance("a1", "slt/a1.wav", "slt")]
+    >>> [x.utt_id for x in qualify_by_speaker(u)]
+    ['bdl/a1', 'slt/a1']
+    """
+    speakers: dict[str, set[str]] = {}
+    for u in utts:
+        speakers.setdefault(u.utt_id, set()).add(u.speaker)
+    if all(len(s) == 1 for s in speakers.values()):
+        return utts
+    return [dataclasses.replace(u, utt_id=f"{u.speaker}/{u.utt_id}") for u in utts]
 
 
 def _analyse_one(args: tuple[Utterance, str, AnalysisConfig, bool]) -> tuple[dict | None, str | None, bool]:
@@ -109,26 +127,6 @@ def _analyse_one(args: tuple[Utterance, str, AnalysisConfig, bool]) -> tuple[dic
     return {**row, "frames": f.frames, "seconds": f.frames * f.frame_period / 1000.0}, None, False
 
 
-def read_featdir_analysis(featdir: str | Path) -> AnalysisConfig:
-    """The resolved analysis config stored beside the features (``FEATDIR/analysis.yaml``)."""
-    path = Path(featdir) / ANALYSIS_YAML
-    if not path.is_file():
-        raise CorpusError(f"{featdir} is not a feature folder (no {ANALYSIS_YAML}): "
-                          f"run `speechvae analyze WAVS... -o FEATDIR` first and pass FEATDIR")
-    try:
-        return config_from_dict({"analysis": yaml.safe_load(path.read_text())["analysis"]}).analysis
-    except OSError as e:
-        raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
-    except (ConfigError, KeyError, TypeError, yaml.YAMLError) as e:
-        raise CorpusError(f"{path}: unreadable analysis config ({e})") from None
-
-
-def write_featdir_analysis(featdir: str | Path, cfg: AnalysisConfig) -> None:
-    """Store the resolved analysis config beside features (read back by :func:`read_featdir_analysis`)."""
-    atomic_write_text(Path(featdir) / ANALYSIS_YAML,
-                      yaml.safe_dump({"analysis": dataclasses.asdict(resolve_analysis(cfg))}, sort_keys=False))
-
-
 def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -> None:
     """Refuse to mix features of two analysis configs in one folder (unless --overwrite)."""
     if overwrite or not (featdir / ANALYSIS_YAML).exists():
@@ -143,7 +141,8 @@ def _check_featdir_config(featdir: Path, cfg: AnalysisConfig, overwrite: bool) -
 def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConfig, jobs: int = 1,
                    overwrite: bool = False, progress: bool = True, scheduler: str | None = None) -> AnalysisReport:
     """Analyse every utterance into ``featdir/feats/<utt>.npz``, then write the manifest, the resolved
-    analysis config, ``stats.npz`` over all stored utterances and per-speaker F0/power histograms.
+    analysis config, ``stats.npz`` over all stored utterances (and ``stats/<speaker>.npz`` per speaker when
+    there are several) and per-speaker F0/power histograms.
 
     Results do not depend on ``jobs`` or ``scheduler`` (None: local process pool of ``jobs``;
     "local" or "tcp://HOST:PORT": Dask): utterances are independent, statistics are merged from
@@ -167,6 +166,10 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
         if rows:
             write_manifest(featdir, rows)
             stats_for(featdir, [r["utt_id"] for r in rows], run=run).save(featdir / STATS_FILE)
+            by_speaker = speakers(featdir)
+            if len(by_speaker) > 1:  # voice conversion maps one speaker's statistics onto another's
+                for spk, ids in by_speaker.items():
+                    stats_for(featdir, ids, run=run).save(speaker_stats_path(featdir, spk))
     if rows:
         _speaker_histograms(featdir, rows, cfg, ranges)
     return report
@@ -263,17 +266,6 @@ def stats_for(featdir: str | Path, utt_ids: list[str], *, run: Runner | None = N
     return functools.reduce(StatsAccumulator.merge, partials).result()
 
 
-def select_utts(featdir: str | Path, list_file: str | Path | None = None) -> list[str]:
-    """Utterance ids of ``featdir``'s manifest, optionally restricted to those in ``list_file``."""
-    ids = [r["utt_id"] for r in read_manifest(featdir)]
-    if list_file is None:
-        return ids
-    wanted = read_id_list(list_file)
-    known = set(ids)
-    missing = [u for u in wanted if u not in known]
-    if missing:
-        raise CorpusError(f"{list_file}: {len(missing)} id(s) not in {featdir}/manifest.tsv, e.g. {missing[:3]}")
-    return sorted(set(wanted))
 
 
 def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig,

@@ -162,7 +162,7 @@ def write_views(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], outdi
     from .audio import write_wav
     from .features import synthesize
     from .plots import save_figure
-    from .store import feature_path, read_manifest
+    from .featdir import feature_path, read_manifest
 
     outdir = Path(outdir)
     # envelopes drawn at the mean power of (up to 20 of) these utterances; data GV = training variance per dim

@@ -92,10 +92,46 @@ def score(featdir: str | Path, utt_ids: list[str], rebuild: Callable) -> dict:
     "per_utterance": {utt: {...}}}``.
     """
     from .features import Features
-    from .store import feature_path
+    from .featdir import feature_path
 
     per_utt = {}
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
         per_utt[u] = utterance_metrics(f.mcep, rebuild(f).mcep, f.f0)
     return {**summarize(per_utt), "per_utterance": per_utt}
+
+
+SILENCE_DB = 30.0  # frames more than this far below an utterance's loudest frame are silence (dropped for DTW MCD)
+
+
+def speech_frames(power_db: np.ndarray, floor_db: float = SILENCE_DB) -> np.ndarray:
+    """Boolean ``(T,)``: frames within ``floor_db`` of the utterance's loudest frame (``power_db`` in dB)."""
+    p = np.asarray(power_db)
+    return p > p.max() - floor_db
+
+
+def dtw_mcd(ref, est) -> dict:
+    """MCD (dB, c1..c39) between two utterances of the same text spoken at different times (e.g. a converted
+    utterance and the target speaker's recording): silent frames of each dropped, ``est``'s speech frames
+    DTW-aligned to ``ref``'s (:func:`speechvae.align.dtw_path`, Euclidean on c1..c39), the MCD averaged over
+    ``ref``'s speech frames; and the F0 RMSE in cents over aligned frames voiced in both.
+
+    ``ref``, ``est``: :class:`speechvae.features.Features`. Returns ``{"mcd_db", "frames", "f0_rmse_cents",
+    "voiced_pairs"}`` (``f0_rmse_cents`` NaN when no aligned pair is voiced in both).
+    """
+    from .align import dtw_path
+
+    r, e = speech_frames(ref.power_db), speech_frames(est.power_db)
+    rm, em = ref.mcep[r], est.mcep[e]
+    if len(em) > 2 * len(rm) - 1:  # the aligner's slope limit: align the other way round
+        path_e = dtw_path(em[:, 1:], rm[:, 1:])
+        pairs = (np.asarray(path_e), np.arange(len(em)))
+    else:
+        pairs = (np.arange(len(rm)), dtw_path(rm[:, 1:], em[:, 1:]))
+    d = mcd_per_frame(rm[pairs[0]], em[pairs[1]])
+    f0r, f0e = ref.f0[r][pairs[0]], est.f0[e][pairs[1]]
+    both = (f0r > 0) & (f0e > 0)
+    cents = 1200.0 * np.log2(f0e[both] / f0r[both])
+    return {"mcd_db": float(d.mean()), "frames": int(len(d)),
+            "f0_rmse_cents": float(np.sqrt(np.mean(cents**2))) if both.any() else float("nan"),
+            "voiced_pairs": int(both.sum())}

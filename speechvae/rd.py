@@ -56,7 +56,7 @@ def _train_and_score(args: tuple) -> dict:
         fit(featdir, celldir, cfg, overwrite=True, train_list=lists[0], valid_list=lists[1], progress=False)
     except TrainingDiverged:
         return {**row, "status": "diverged"}
-    from .corpus import select_utts
+    from .featdir import select_utts
 
     m = evaluate(load_model(celldir, "cpu"), featdir, select_utts(featdir, lists[2]))
     write_json(metrics_file, m)
@@ -68,7 +68,7 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
            progress: bool = True) -> list[dict]:
     """Train and score every cell of ``grid`` and PCA-k for each latent size; write rd.csv and plots."""
     from .baselines import fit_pca, pca_rebuild
-    from .corpus import select_utts
+    from .featdir import select_utts
     from .metrics import score
 
     outdir = Path(outdir)

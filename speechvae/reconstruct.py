@@ -114,7 +114,7 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
     raw c1..c39 frames: ``nll_nats_per_frame`` and ``nll_bits_per_dim`` (lower is better). The model's
     normalisation is undone by its log-Jacobian, so models with other scalings compare."""
     from .models import iw_log_likelihood
-    from .store import feature_path
+    from .featdir import feature_path
 
     _require_gaussian(tm)
     g = torch.Generator(device=tm.device).manual_seed(seed)
@@ -161,7 +161,7 @@ def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
     A VQ-VAE: the exact ``bits_per_frame`` (codebooks x log2 entries / stride) and its ``kbit_per_s``, and
     ``codebooks``: per codebook the share of entries these utterances use and the perplexity."""
     from .models import loss_terms
-    from .store import feature_path
+    from .featdir import feature_path
 
     if tm.model.vq is not None:
         return _vq_rate(tm, featdir, utt_ids)
@@ -187,7 +187,7 @@ def nats_to_kbit_s(nats_per_frame: float, frame_period_ms: float) -> float:
 
 @torch.no_grad()
 def _vq_rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
-    from .store import feature_path
+    from .featdir import feature_path
 
     vq = tm.model.vq
     counts = torch.zeros(vq.n, vq.size, dtype=torch.float64)

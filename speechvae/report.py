@@ -9,7 +9,7 @@ from . import plots
 from .features import Features
 from .metrics import score
 from .reconstruct import TrainedModel, encode, heldout_nll, rate, reconstruct
-from .store import feature_path
+from .featdir import feature_path
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,6 @@ from typing import Iterator
 
 import numpy as np
 
-MANIFEST = "manifest.tsv"
-FEATS_SUBDIR = "feats"
-ANALYSIS_YAML = "analysis.yaml"
-STATS_FILE = "stats.npz"
 
 
 class StoreError(ValueError):
@@ -123,8 +119,6 @@ def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.n
     return out
 
 
-def feature_path(featdir: str | Path, utt_id: str) -> Path:
-    return Path(featdir) / FEATS_SUBDIR / f"{utt_id}.npz"
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> None:
@@ -136,37 +130,6 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def write_manifest(featdir: str | Path, rows: list[dict]) -> None:
-    """Write ``manifest.tsv``: utt_id, speaker, path, frames, seconds (sorted by utt_id)."""
-    lines = ["utt_id\tspeaker\tpath\tframes\tseconds"]
-    for r in sorted(rows, key=lambda r: r["utt_id"]):
-        lines.append(f"{r['utt_id']}\t{r['speaker']}\t{r['path']}\t{r['frames']}\t{r['seconds']:.3f}")
-    atomic_write_text(Path(featdir) / MANIFEST, "\n".join(lines) + "\n")
 
 
-def read_manifest(featdir: str | Path) -> list[dict]:
-    path = Path(featdir) / MANIFEST
-    if not path.is_file():
-        raise StoreError(f"{path}: no manifest; run `speechvae analyze ... -o {featdir}` first")
-    rows = []
-    lines = path.read_text().splitlines()
-    for line in lines[1:]:
-        if not line.strip():
-            continue
-        utt, spk, src, frames, secs = line.split("\t")
-        rows.append({"utt_id": utt, "speaker": spk, "path": src, "frames": int(frames), "seconds": float(secs)})
-    return rows
 
-
-def read_id_list(path: str | Path) -> list[str]:
-    """Utterance ids from a list file: the first whitespace-separated field of each line."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise StoreError(f"{path}: cannot read list file ({e.strerror})") from None
-    ids = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            ids.append(line.split()[0])
-    return ids

@@ -20,12 +20,14 @@ import torch
 
 from .checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config, config_diff, save_config
-from .corpus import read_featdir_analysis, select_utts, stats_for
+from .corpus import stats_for
+from .featdir import read_featdir_analysis, select_utts
 from .features import Features, check_compatible, resolve_analysis
 from .models import build, count_parameters, init_weights, loss_terms, objective
 from .console import progress_bar
 from .stats import Stats
-from .store import feature_path, remove_stale_tmp, write_csv, write_json
+from .store import remove_stale_tmp, write_csv, write_json
+from .featdir import feature_path
 
 log = logging.getLogger(__name__)
 

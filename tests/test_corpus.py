@@ -5,10 +5,10 @@ import soundfile as sf
 
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import CorpusError, analyze_corpus, collect_inputs, select_utts, write_split_lists
+from speechvae.corpus import CorpusError, analyze_corpus, collect_inputs, write_split_lists
+from speechvae.featdir import FeatureFolderError, read_manifest, select_utts
 from speechvae.features import Features
 from speechvae.stats import Stats
-from speechvae.store import read_manifest
 
 from conftest import FS, harmonic
 
@@ -128,7 +128,7 @@ def test_stats_command_over_a_list(wavdir, tmp_path):
     ref = np.concatenate([Features.load(out / "feats" / f"u{i}.npz").mcep[:, 1:] for i in (0, 2)])
     np.testing.assert_allclose(s.mcep_mean, ref.mean(0), rtol=1e-10, atol=1e-12)
     (tmp_path / "bad.list").write_text("nope\n")
-    with pytest.raises(CorpusError, match="not in"):
+    with pytest.raises(FeatureFolderError, match="not in"):
         select_utts(out, tmp_path / "bad.list")
 
 

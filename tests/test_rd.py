@@ -12,7 +12,7 @@ from speechvae.metrics import mcd_per_frame, score
 from speechvae.reconstruct import load_model
 from speechvae.report import evaluate
 from speechvae.stats import Stats
-from speechvae.store import read_id_list
+from speechvae.featdir import read_id_list
 
 TINY = ["--set", "model.hidden=[32,16]", "--set", "train.batch_size=64", "--set", "train.probe_frames=256"]
 

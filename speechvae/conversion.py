@@ -1,0 +1,118 @@
+"""Voice conversion: the references every converter stands beside, and the scoring of any converter against
+the target speaker's parallel recordings.
+
+References (``speechvae baseline vc``):
+
+- ``none``: the source utterance unchanged (how far apart the two voices are to begin with);
+- ``meanstd``: each of c1..c39 moved from the source speaker's mean and std to the target's, and log-F0
+  likewise (the speakers' :class:`~speechvae.stats.Stats` over their training utterances); c0 (power) and
+  aperiodicity kept. A converter that does not beat this has learned nothing a global affine map does not.
+
+Scoring (:func:`score_conversion`): for each source utterance, its conversion against the target speaker's
+recording of the same sentence with :func:`speechvae.metrics.dtw_mcd` (silence dropped, DTW, MCD over c1..c39,
+F0 RMSE in cents over frames voiced in both); overall figures are weighted by aligned frames (MCD) and by
+voiced pairs (F0).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .features import Features
+from .featdir import feature_path, read_manifest
+from .metrics import dtw_mcd
+from .stats import Stats
+
+log = logging.getLogger(__name__)
+
+
+def f0_map(f0: np.ndarray, src: Stats, tgt: Stats) -> np.ndarray:
+    """Voiced F0 (Hz) moved from the source's log-F0 mean/std to the target's; unvoiced (0) stays 0.
+
+    >>> s = Stats.from_arrays({"mcep_mean": [0.0], "mcep_std": [1.0], "mcep_gv": [1.0], "lf0_mean": np.log(100),
+    ...                        "lf0_std": 0.1, "frames": 1, "utterances": 1})
+    >>> t = dataclasses.replace(s, lf0_mean=float(np.log(200)), lf0_std=0.2)
+    >>> f0_map(np.array([0.0, 100.0, 110.0]), s, t).round(1).tolist()   # 100 -> 200; 10% up -> 2 x the log step
+    [0.0, 200.0, 242.0]
+    """
+    f0 = np.asarray(f0, dtype=np.float64)
+    out = np.zeros_like(f0)
+    v = f0 > 0
+    out[v] = np.exp((np.log(f0[v]) - src.lf0_mean) / src.lf0_std * tgt.lf0_std + tgt.lf0_mean)
+    return out
+
+
+def meanstd_convert(f: Features, src: Stats, tgt: Stats) -> Features:
+    """The ``meanstd`` reference: c1..c39 and F0 moved from the source speaker's statistics to the target's."""
+    mcep = f.mcep.copy()
+    mcep[:, 1:] = (mcep[:, 1:] - src.mcep_mean) / src.mcep_std * tgt.mcep_std + tgt.mcep_mean
+    return dataclasses.replace(f.replace_mcep(mcep), f0=f0_map(f.f0, src, tgt))
+
+
+def parallel_pairs(featdir: str | Path, src: str, tgt: str, src_ids: list[str] | None = None) -> list[tuple[str, str]]:
+    """(source id, target id) of the sentences both speakers read, matched by name (``<speaker>/<name>``
+    ids), restricted to ``src_ids`` when given. Refuses a speaker the folder does not hold."""
+    rows = read_manifest(featdir)
+    by_spk: dict[str, dict[str, str]] = {}
+    for r in rows:
+        by_spk.setdefault(r["speaker"], {})[r["utt_id"].split("/")[-1]] = r["utt_id"]
+    for s in (src, tgt):
+        if s not in by_spk:
+            raise ValueError(f"{featdir}: no speaker {s!r} (speakers: {', '.join(sorted(by_spk))})")
+    keep = None if src_ids is None else {u.split("/")[-1] for u in src_ids}
+    names = sorted(n for n in by_spk[src] if n in by_spk[tgt] and (keep is None or n in keep))
+    if not names:
+        raise ValueError(f"{featdir}: {src} and {tgt} share no sentence names" + (" in the list" if keep else ""))
+    return [(by_spk[src][n], by_spk[tgt][n]) for n in names]
+
+
+def score_conversion(featdir: str | Path, pairs: list[tuple[str, str]], convert: Callable[[Features], Features],
+                     target_dir: str | Path | None = None) -> dict:
+    """DTW MCD and F0 RMSE of ``convert(source features)`` against each target recording (``target_dir``:
+    default ``featdir``). Returns overall ``mcd_db``, ``f0_rmse_cents``, ``utterances`` and ``per_utterance``."""
+    target_dir = target_dir or featdir
+    per = {}
+    for s, t in pairs:
+        per[s] = {"target": t, **dtw_mcd(Features.load(feature_path(target_dir, t)),
+                                         convert(Features.load(feature_path(featdir, s))))}
+    w = np.array([m["frames"] for m in per.values()], dtype=float)
+    v = np.array([m["voiced_pairs"] for m in per.values()], dtype=float)
+    f0 = np.array([m["f0_rmse_cents"] for m in per.values()])
+    ok = v > 0
+    return {"mcd_db": float(np.sum(w * [m["mcd_db"] for m in per.values()]) / w.sum()),
+            "f0_rmse_cents": float(np.sqrt(np.sum(v[ok] * f0[ok] ** 2) / v[ok].sum())) if ok.any() else float("nan"),
+            "utterances": len(per), "per_utterance": per}
+
+
+def run_references(featdir: str | Path, outdir: str | Path, src: str, tgt: str, *, train_ids: list[str],
+                   eval_ids: list[str] | None = None) -> list[dict]:
+    """Score ``none`` and ``meanstd`` for ``src`` -> ``tgt`` on the sentences of ``eval_ids`` (source ids; None:
+    every shared sentence), the speakers' statistics over their utterances in ``train_ids``; write
+    ``outdir/vc_<src>_<tgt>_<reference>.json`` and ``vc.csv``. Returns the table rows."""
+    from .corpus import stats_for
+    from .featdir import speakers
+    from .store import write_csv, write_json
+
+    spk = speakers(featdir, train_ids)
+    stats = {}
+    for s in (src, tgt):
+        if not spk.get(s):
+            raise ValueError(f"no training utterances of speaker {s!r} for its statistics")
+        stats[s] = stats_for(featdir, spk[s])
+    pairs = parallel_pairs(featdir, src, tgt, eval_ids)
+    seen = sorted({u for p in pairs for u in p} & set(train_ids))
+    rows = []
+    for name, fn in (("none", lambda f: f), ("meanstd", lambda f: meanstd_convert(f, stats[src], stats[tgt]))):
+        m = {**score_conversion(featdir, pairs, fn), "reference": name, "source": src, "target": tgt,
+             "held_out": not seen, "training_utterances": seen}
+        write_json(Path(outdir) / f"vc_{src}_{tgt}_{name}.json", m)
+        rows.append({"source": src, "target": tgt, "reference": name, "utterances": m["utterances"],
+                     "mcd_db": m["mcd_db"], "f0_rmse_cents": m["f0_rmse_cents"], "held_out": m["held_out"]})
+        log.info("%s -> %s, %s: DTW MCD %.2f dB, F0 RMSE %.0f cents over %d sentences", src, tgt, name, m["mcd_db"],
+                 m["f0_rmse_cents"], m["utterances"])
+    write_csv(Path(outdir) / "vc.csv", rows)
+    return rows
