@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/fixes.py
+	$(PY) benchmarks/vq.py
+	$(PY) benchmarks/framestore.py
 
 clean:
 	rm -rf $(VENV) data/demo exp/demo

@@ -32,7 +32,8 @@ SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per fram
 FAMILIES = {  # name -> (config, overrides)
     "VQ-VAE conv k5, stride 2, 10 codebooks (vq.yaml)": ("vq.yaml", []),
     "VQ-VAE mlp, frame-wise, 5 codebooks on 32 dims": (
-        "vq.yaml", ["model.kind=mlp", "model.stride=1", "model.codebooks=5", "model.latent=32", "train.epochs=60"]),
+        "vq.yaml", ["model.kind=mlp", "model.hidden=[256,128]", "model.stride=1", "model.codebooks=5", "model.latent=32",
+                    "train.epochs=60"]),
 }
 GAUSSIAN = ("Gaussian VAE mlp (compact.yaml)", "compact.yaml", [8, 16, 32])
 

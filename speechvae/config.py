@@ -93,6 +93,10 @@ class TrainConfig:
     valid_fraction: float = 0.1  # the last ceil(fraction * N) utterances (sorted ids) are held out
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     probe_frames: int = 4096  # fixed frames used to count dead ReLU units
+    # training frames above this size (float32 MB) stream from a frame store in EXPDIR/frames (packed once)
+    # in blocks of block_frames, so memory does not grow with the corpus; below it they sit in (device) memory
+    max_memory_mb: float = 2048.0
+    block_frames: int = 1048576
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,8 @@ def validate(cfg: Config) -> None:
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+        (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,
+         "train.max_memory_mb must be >= 0 and train.block_frames >= 1"),
     ]
     for ok, msg in checks:
         if not ok:

@@ -222,12 +222,13 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     for name, rs in series(models).items():
         ax.plot([float(r["kbit_per_s"]) for r in rs], [float(r["mcd_db"]) for r in rs], marker="o", label=name)
         for r in rs:
-            ax.annotate(f"{r['latent']}", (float(r["kbit_per_s"]), float(r["mcd_db"])), textcoords="offset points",
+            ax.annotate(f"{float(r['latent']):g}", (float(r["kbit_per_s"]), float(r["mcd_db"])), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
     for r in pca:
         ax.axhline(float(r["mcd_db"]), color="gray", ls=":", lw=0.8)
         ax.annotate(f"PCA-{r['latent']}", (ax.get_xlim()[0], float(r["mcd_db"])), fontsize=7, color="gray")
-    ax.set(xlabel="rate: held-out KL (kbit/s)", ylabel="held-out MCD (dB)", title="rate-distortion (labels: latent dims)")
+    ax.set(xlabel="rate (kbit/s): held-out KL, or the exact code bits of a quantiser", ylabel="held-out MCD (dB)",
+           title="rate-distortion (labels: latent dims; quantisers: bits/frame)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig2.tight_layout()

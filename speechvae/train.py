@@ -1,7 +1,8 @@
 """Training: data split, the epoch loop, monitors, checkpoints and resume.
 
 All frames of a split live in one tensor on the device and batches are index slices of it,
-so a step is a gather plus the network, with no per-batch numpy conversion. Shuffling and the
+so a step is a gather plus the network, with no per-batch numpy conversion. Training sets larger than
+``train.max_memory_mb`` are packed once into a frame store and streamed block by block (:mod:`.framestore`). Shuffling and the
 reparameterisation noise of epoch e come from a generator seeded with (seed, e), so a resumed
 run replays exactly the epochs an uninterrupted one would have.
 """
@@ -21,13 +22,13 @@ import torch
 from .checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config, config_diff, save_config
 from .corpus import stats_for
-from .featdir import read_featdir_analysis, select_utts
+from .featdir import feature_path, read_featdir_analysis, read_manifest, select_utts
 from .features import Features, check_compatible, resolve_analysis
+from .framestore import FrameStore, pack
 from .models import build, count_parameters, init_weights, loss_terms, objective
 from .console import progress_bar
 from .stats import Stats
 from .store import remove_stale_tmp, write_csv, write_json
-from .featdir import feature_path
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,14 @@ def load_frames(featdir: str | Path, utt_ids: list[str], stats: Stats, cfg: Conf
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
         check_compatible(f, cfg.analysis, str(feature_path(featdir, u)))
-        out.append(stats.normalize(f.mcep[:, 1:], cfg.model.scaling))
-    return np.concatenate(out).astype(np.float32)
+        # float32 per utterance: the float64 copy of the whole corpus never exists (same values as casting after)
+        out.append(stats.normalize(f.mcep[:, 1:], cfg.model.scaling).astype(np.float32))
+    return np.concatenate(out)
 
 
 @dataclass
 class Data:
-    train: torch.Tensor  # (N_train, D) normalised frames on the device
+    train: "torch.Tensor | FrameStore"  # (N_train, D) normalised frames on the device, or streamed from a file
     valid: torch.Tensor  # (N_valid, D)
     probe: torch.Tensor  # (P, D) fixed training frames for dead-unit counts
     std: torch.Tensor  # (D,) the normalisation divisor, to turn normalised errors back into mel-cepstra for MCD
@@ -98,17 +100,28 @@ def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None
 
 
 def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device, tr: list[str],
-                 va: list[str]) -> Data:
-    """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``."""
+                 va: list[str], expdir: str | Path | None = None) -> Data:
+    """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``; training
+    frames above ``train.max_memory_mb`` are packed into ``expdir/frames`` and streamed (:mod:`.framestore`)."""
     log.info("train: %d utterances, valid: %d utterances", len(tr), len(va))
-    train = torch.from_numpy(load_frames(featdir, tr, stats, cfg)).to(device)
+    frames = {r["utt_id"]: r["frames"] for r in read_manifest(featdir)}
+    megabytes = sum(frames[u] for u in tr) * len(stats.mcep_mean) * 4 / 1e6
+    if expdir is not None and megabytes > cfg.train.max_memory_mb:
+        train = pack(featdir, tr, stats, cfg.model.scaling, Path(expdir) / "frames")
+        log.info("%.0f MB of training frames > train.max_memory_mb %g: streamed in blocks of %d frames",
+                 megabytes, cfg.train.max_memory_mb, cfg.train.block_frames)
+    else:
+        train = torch.from_numpy(load_frames(featdir, tr, stats, cfg)).to(device)
     valid = torch.from_numpy(load_frames(featdir, va, stats, cfg)).to(device)
     g = torch.Generator().manual_seed(cfg.train.seed)
     if cfg.model.kind == "mlp":  # frames from all over the training set
-        probe = train[torch.randperm(len(train), generator=g)[: cfg.train.probe_frames].to(device)]
+        pick = torch.randperm(len(train), generator=g)[: cfg.train.probe_frames]
+        probe = (train[pick.to(device)] if torch.is_tensor(train)
+                 else torch.from_numpy(train.rows(pick.numpy())).to(device))  # same frames, file order
     else:  # a temporal model needs neighbouring frames: one contiguous block
         start = int(torch.randint(0, max(1, len(train) - cfg.train.probe_frames), (1,), generator=g))
-        probe = train[start:start + cfg.train.probe_frames]
+        stop = min(len(train), start + cfg.train.probe_frames)
+        probe = train[start:stop] if torch.is_tensor(train) else torch.from_numpy(train.read(start, stop)).to(device)
     std = torch.as_tensor(stats.scale(cfg.model.scaling), dtype=torch.float32, device=device)
     return Data(train=train, valid=valid, probe=probe, std=std)
 
@@ -161,31 +174,23 @@ def batches(x: torch.Tensor, segment: int, batch_frames: int, g: torch.Generator
     return perm.split(per_batch)
 
 
-def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, epoch: int,
-                beta: float) -> dict:
-    """One pass over ``x`` (N, D) in shuffled batches; returns mean loss terms per frame (and, for a
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Tensor | FrameStore", cfg: Config,
+                epoch: int, beta: float) -> dict:
+    """One pass over ``x`` (N, D) in shuffled batches (a frame store: block by block); returns mean loss terms per frame (and, for a
     VQ-VAE, the commitment term and codebook use over the epoch)."""
     model.train()
-    g = torch.Generator(device=x.device).manual_seed(cfg.train.seed * 100_003 + epoch)
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(cfg.train.seed * 100_003 + epoch)
     vq = model.vq
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
     parts = []
-    for idx in batches(x, model.segment, cfg.train.batch_size, g):
-        xb = x[idx]  # (B, segment, D)
-        eps = None if vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
-                                                      generator=g, device=x.device)
-        out = model(xb, eps)
-        terms = loss_terms(xb, out, model.stride)
-        loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():  # sums stay on the device: one host sync per epoch, not per batch
-            n = float(xb.shape[0] * xb.shape[1])
-            parts.append(torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
-                                      terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]))
+    # one block in memory, or the frame store's blocks in a random order, each loaded when its turn comes
+    blocks = [x] if torch.is_tensor(x) else (torch.from_numpy(x.read(a, b)).to(device)
+                                             for a, b in x.blocks(g, cfg.train.block_frames))
+    for xs in blocks:
+        parts += _train_block(model, opt, xs, cfg, beta, g)
     rec, kl, commit, frames = torch.stack(parts).double().sum(dim=0).tolist()
     rec, kl = rec / frames, kl / frames
     row = {"train_loss": rec + beta * kl, "train_recon": rec, "train_kl": kl}
@@ -194,6 +199,28 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Ten
         row["train_commit"] = commit / frames
         row.update(codebook_columns(vq.usage_stats()))
     return row
+
+
+def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
+                 g: torch.Generator) -> list[torch.Tensor]:
+    """Steps over one block ``x (N, D)`` of frames in shuffled batches; per batch ``[recon sum, KL sum,
+    commitment sum, frames]`` left on the device (one host sync per epoch, not per batch)."""
+    parts = []
+    for idx in batches(x, model.segment, cfg.train.batch_size, g):
+        xb = x[idx]  # (B, segment, D)
+        eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
+                                                            generator=g, device=x.device)
+        out = model(xb, eps)
+        terms = loss_terms(xb, out, model.stride)
+        loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            n = float(xb.shape[0] * xb.shape[1])
+            parts.append(torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
+                                      terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]))
+    return parts
 
 
 def codebook_columns(u: dict) -> dict:
@@ -298,7 +325,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     else:
         stats = stats_for(featdir, tr)
         log.info("normalisation stats over the %d training utterances (%d frames)", stats.utterances, stats.frames)
-    data = prepare_data(featdir, cfg, stats, device, tr, va)
+    data = prepare_data(featdir, cfg, stats, device, tr, va, expdir)
     model = build_model(cfg, data.train.shape[1], device)
     opt = make_optimizer(model, cfg)
     if ck is not None:

@@ -196,3 +196,14 @@ def test_vq_model_refuses_an_nll_estimate(vq_exp, three_part_featdir, tmp_path, 
     assert main(["-q", "evaluate", "--model", str(vq_exp), str(three_part_featdir), "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["bits_per_frame"] == 12.0 and "kl_nats_per_frame" not in m
+
+
+@pytest.mark.parametrize("sets, msg", [({"model.quantizer": "lattice"}, "model.quantizer must be"),
+                                       ({"model.quantizer": "product", "model.latent": 7}, "divisible"),
+                                       ({"model.codebook_size": 1}, "codebook_size >= 2"),
+                                       ({"model.vq_decay": 1.0}, "vq_decay")])
+def test_vq_settings_are_checked(sets, msg):
+    from speechvae.config import ConfigError
+
+    with pytest.raises(ConfigError, match=msg):
+        tiny_config(**sets)
