@@ -68,6 +68,8 @@ def main() -> None:
     ap.add_argument("--frames", default="260000,2600000", help="comma-separated corpus sizes in frames")
     ap.add_argument("--out", default=str(ROOT / "data" / "bench" / "framestore"))
     ap.add_argument("--keep", action="store_true", help="keep the synthetic feature folders")
+    ap.add_argument("--modes", default="memory,store",
+                    help="memory (all frames in one tensor) and/or store (streamed from the frame store)")
     args = ap.parse_args()
     out = Path(args.out)
     rows = []
@@ -78,7 +80,8 @@ def main() -> None:
         ids = [f"u{i:06d}" for i in range(frames // UTT_FRAMES)]
         (out / "valid.list").write_text("".join(f"{u}\n" for u in ids[-10:]))
         (out / "train.list").write_text("".join(f"{u}\n" for u in ids[:-10]))
-        for mode, limit in (("in memory", "100000"), ("frame store", "0")):
+        modes = {"memory": ("in memory", "100000"), "store": ("frame store", "0")}
+        for mode, limit in (modes[m] for m in args.modes.split(",")):
             exp = out / f"exp{frames}_{limit}"
             shutil.rmtree(exp, ignore_errors=True)
             rss, wall = peak_rss_mb([sys.executable, "-m", "speechvae.cli", "-q", "train", str(feat), "-o", str(exp),

@@ -115,7 +115,10 @@ def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.d
     valid = torch.from_numpy(load_frames(featdir, va, stats, cfg)).to(device)
     g = torch.Generator().manual_seed(cfg.train.seed)
     if cfg.model.kind == "mlp":  # frames from all over the training set
-        pick = torch.randperm(len(train), generator=g)[: cfg.train.probe_frames]
+        if torch.is_tensor(train) or len(train) <= cfg.train.block_frames:
+            pick = torch.randperm(len(train), generator=g)[: cfg.train.probe_frames]
+        else:  # a permutation of a streamed corpus would cost 8 bytes per frame: draw the probe's frames alone
+            pick = torch.randint(0, len(train), (cfg.train.probe_frames,), generator=g)
         probe = (train[pick.to(device)] if torch.is_tensor(train)
                  else torch.from_numpy(train.rows(pick.numpy())).to(device))  # same frames, file order
     else:  # a temporal model needs neighbouring frames: one contiguous block
@@ -185,13 +188,15 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
-    parts = []
-    # one block in memory, or the frame store's blocks in a random order, each loaded when its turn comes
-    blocks = [x] if torch.is_tensor(x) else (torch.from_numpy(x.read(a, b)).to(device)
-                                             for a, b in x.blocks(g, cfg.train.block_frames))
-    for xs in blocks:
-        parts += _train_block(model, opt, xs, cfg, beta, g)
-    rec, kl, commit, frames = torch.stack(parts).double().sum(dim=0).tolist()
+    total = torch.zeros(4, dtype=torch.float64, device=device)
+    if torch.is_tensor(x):
+        total += _train_block(model, opt, x, cfg, beta, g)
+    else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
+        for a, b in x.blocks(g, cfg.train.block_frames):
+            xs = torch.from_numpy(x.read(a, b)).to(device)
+            total += _train_block(model, opt, xs, cfg, beta, g)
+            del xs
+    rec, kl, commit, frames = total.tolist()
     rec, kl = rec / frames, kl / frames
     row = {"train_loss": rec + beta * kl, "train_recon": rec, "train_kl": kl}
     if vq is not None:
@@ -203,9 +208,9 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
 
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
                  g: torch.Generator) -> list[torch.Tensor]:
-    """Steps over one block ``x (N, D)`` of frames in shuffled batches; per batch ``[recon sum, KL sum,
-    commitment sum, frames]`` left on the device (one host sync per epoch, not per batch)."""
-    parts = []
+    """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
+    commitment sum, frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
+    total = torch.zeros(4, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
@@ -218,9 +223,9 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
         opt.step()
         with torch.no_grad():
             n = float(xb.shape[0] * xb.shape[1])
-            parts.append(torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
-                                      terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]))
-    return parts
+            total += torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
+                                  terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]).double()
+    return total
 
 
 def codebook_columns(u: dict) -> dict:
