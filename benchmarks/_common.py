@@ -23,6 +23,17 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def aishell_split(out: Path) -> tuple[Path, Path]:
+    """The AISHELL-1 S0913 features and the fixed 64 / 8 / 8 split by id (``out/lists/{train,dev,eval}.list``)
+    that the compact-codes and VQ benchmarks share: (feature folder, lists folder)."""
+    from speechvae.corpus import collect_inputs, write_split_lists
+
+    feat = aishell_features()
+    lists = out / "lists"
+    write_split_lists(collect_inputs([corpus_or_exit("aishell1_S0913")]), lists, 8, 8)
+    return feat, lists
+
+
 def aishell_features(jobs: int = 2) -> Path:
     """Analyse the AISHELL-1 speaker once into data/bench/aishell1_S0913 (re-runs skip done files)."""
     from speechvae.config import AnalysisConfig

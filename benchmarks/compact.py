@@ -18,15 +18,14 @@ from pathlib import Path
 import speechvae  # noqa: F401
 from speechvae.baselines import fit_pca, pca_rebuild
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import analyze_corpus, collect_inputs, write_split_lists
-from speechvae.featdir import select_utts
+from speechvae.corpus import analyze_corpus, collect_inputs
+from speechvae.featdir import read_id_list, select_utts
 from speechvae.metrics import score
 from speechvae.rd import run_rd
 from speechvae.reconstruct import load_model, reconstruct
 from speechvae.report import evaluate
-from speechvae.featdir import read_id_list
 
-from _common import ROOT, aishell_features, corpus_or_exit, table
+from _common import ROOT, aishell_split, corpus_or_exit, table
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 LATENTS = "4,8,16,32"
@@ -58,9 +57,7 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
     args = ap.parse_args()
     out = Path(args.out)
-    feat = aishell_features()
-    lists = out / "lists"
-    write_split_lists(collect_inputs([corpus_or_exit("aishell1_S0913")]), lists, 8, 8)
+    feat, lists = aishell_split(out)
     bdl = unseen_speaker(out, 2)
     train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"), select_utts(bdl)
     pca = fit_pca(feat, train_ids)

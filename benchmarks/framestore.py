@@ -11,7 +11,6 @@ peak RSS from the kernel (``ru_maxrss`` of the child). Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys

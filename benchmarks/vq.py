@@ -20,12 +20,11 @@ from pathlib import Path
 
 import speechvae  # noqa: F401
 from speechvae.baselines import run_vq
-from speechvae.corpus import collect_inputs, write_split_lists
 from speechvae.plots import rate_distortion_curves, save_figure
-from speechvae.rd import run_rd
 from speechvae.featdir import read_id_list
+from speechvae.rd import run_rd
 
-from _common import ROOT, aishell_features, corpus_or_exit, table
+from _common import ROOT, aishell_split, table
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per frame in every family below
@@ -44,9 +43,7 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
     args = ap.parse_args()
     out = Path(args.out)
-    feat = aishell_features()
-    lists = out / "lists"
-    write_split_lists(collect_inputs([corpus_or_exit("aishell1_S0913")]), lists, 8, 8)
+    feat, lists = aishell_split(out)
     train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
     split = dict(train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
                  eval_list=str(lists / "eval.list"), jobs=args.jobs, progress=False)

@@ -110,8 +110,7 @@ def stats_add(p):
 
 def stats_run(args) -> int:
     from .corpus import stats_for
-    from .featdir import select_utts
-    from .featdir import STATS_FILE
+    from .featdir import STATS_FILE, select_utts
 
     ids = select_utts(args.featdir, args.list)
     s = stats_for(args.featdir, ids)
@@ -184,8 +183,7 @@ def _reconstruction_args(p):
 def _feature_files(items: list[str], list_file: str | None = None) -> list[tuple[str, Path, object]]:
     """FEATDIRs (their manifest, optionally filtered by a list) and single .npz files ->
     (utt, path, the folder's stored AnalysisConfig or None for a lone file)."""
-    from .featdir import read_featdir_analysis, select_utts
-    from .featdir import feature_path
+    from .featdir import feature_path, read_featdir_analysis, select_utts
 
     out = []
     for item in items:
@@ -207,10 +205,9 @@ def reconstruct_add(p):
 
 
 def reconstruct_run(args) -> int:
-    from .featdir import write_featdir_analysis
+    from .featdir import feature_path, write_featdir_analysis, write_manifest
     from .features import Features
     from .reconstruct import load_model, reconstruct
-    from .featdir import feature_path, write_manifest
 
     tm = load_model(args.model, args.device)
     rows = []
@@ -300,12 +297,12 @@ def plot_run(args) -> int:
     from .reconstruct import load_model
     from .report import write_plots
 
-    tm = load_model(args.model, args.device)
-    utt = args.utt or select_utts(args.featdir, args.list)[0]
-    paths = write_plots(tm, tm.checkpoint.history, args.featdir, utt, args.output, tuple(args.dims), args.traj_dim)
     from .latent_views import write_views
 
+    tm = load_model(args.model, args.device)
     ids = select_utts(args.featdir, args.list)
+    utt = args.utt or ids[0]
+    paths = write_plots(tm, tm.checkpoint.history, args.featdir, utt, args.output, tuple(args.dims), args.traj_dim)
     paths += write_views(tm, args.featdir, ids, args.output, samples=args.prior_samples,
                          interpolate_pair=(utt, args.interpolate) if args.interpolate else None)
     for p in paths:
@@ -361,7 +358,8 @@ def baseline_add(p):
                         "vc: the voice-conversion references (no conversion, mean/std matching) on parallel sentences")
     p.add_argument("featdir", metavar="FEATDIR", help="feature folder written by `speechvae analyze`")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                   help="folder for pca<k>.json + pca.csv, or vq_<kind><bits>.json + vq.csv")
+                   help="folder for pca<k>.json + pca.csv, vq_<kind><bits>.json + vq.csv, or vc_<src>_<tgt>_<ref>.json "
+                        "+ vc.csv")
     p.add_argument("--dims", default="4,8,16,24,32", help="pca: comma-separated numbers of components")
     p.add_argument("--bits", default="20,40", help="vq: comma-separated bits per frame")
     p.add_argument("--codebooks", type=int, default=5, help="vq: codebooks (bits / codebooks bits each)")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .featdir import feature_path, read_manifest, write_featdir_analysis, write_manifest
 from .features import Features, check_compatible
-from .reconstruct import TrainedModel, codes_to_latents, encode, encode_codes, with_latents
+from .reconstruct import TrainedModel, bits_to_kbit_s, codes_to_latents, encode, encode_codes, with_latents
 from .store import StoreError, load_npz, save_npz, write_json
-from .featdir import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,9 @@ def describe(tm: TrainedModel) -> dict:
     out = {"format": FORMAT, "model": model_fingerprint(tm), "stride": tm.model.stride, "latent": m.latent,
            "frame_period_ms": tm.cfg.analysis.frame_period}
     if vq is not None:
-        bits = vq.bits / tm.model.stride
+        bits = tm.model.bits_per_frame
         out.update(kind="vq", quantizer=vq.kind, codebooks=vq.n, entries=vq.size, bits_per_frame=bits,
-                   kbit_per_s=bits * 1000.0 / tm.cfg.analysis.frame_period / 1000.0)
+                   kbit_per_s=bits_to_kbit_s(bits, tm.cfg.analysis.frame_period))
     else:
         out.update(kind="gaussian", dtype="float32")
     return out
@@ -96,8 +96,6 @@ def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], cod
     """Write the code folder of ``utt_ids``; returns code.json's content (with ``utterances``, ``frames``,
     ``code_bytes``: bytes of the envelope codes as stored in memory, before npz framing)."""
     from .console import progress_bar
-    from .featdir import write_featdir_analysis
-    from .featdir import feature_path
 
     codedir = Path(codedir)
     info, rows, frames, nbytes = describe(tm), [], 0, 0
@@ -137,8 +135,6 @@ def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, pos
     """Code folder -> feature folder (features/, manifest.tsv, analysis.yaml); returns the utterance count.
     Refuses a code folder written by another model."""
     from .console import progress_bar
-    from .featdir import write_featdir_analysis
-    from .featdir import feature_path, read_manifest
 
     info = read_code_info(codedir)
     mine = model_fingerprint(tm)

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .features import Features
-from .featdir import feature_path, read_manifest
+from .featdir import feature_path, speakers
 from .metrics import dtw_mcd
 from .stats import Stats
 
@@ -56,10 +56,7 @@ def meanstd_convert(f: Features, src: Stats, tgt: Stats) -> Features:
 def parallel_pairs(featdir: str | Path, src: str, tgt: str, src_ids: list[str] | None = None) -> list[tuple[str, str]]:
     """(source id, target id) of the sentences both speakers read, matched by name (``<speaker>/<name>``
     ids), restricted to ``src_ids`` when given. Refuses a speaker the folder does not hold."""
-    rows = read_manifest(featdir)
-    by_spk: dict[str, dict[str, str]] = {}
-    for r in rows:
-        by_spk.setdefault(r["speaker"], {})[r["utt_id"].split("/")[-1]] = r["utt_id"]
+    by_spk = {s: {u.split("/")[-1]: u for u in ids} for s, ids in speakers(featdir).items()}  # name -> id
     for s in (src, tgt):
         if s not in by_spk:
             raise ValueError(f"{featdir}: no speaker {s!r} (speakers: {', '.join(sorted(by_spk))})")
@@ -94,7 +91,6 @@ def run_references(featdir: str | Path, outdir: str | Path, src: str, tgt: str, 
     every shared sentence), the speakers' statistics over their utterances in ``train_ids``; write
     ``outdir/vc_<src>_<tgt>_<reference>.json`` and ``vc.csv``. Returns the table rows."""
     from .corpus import stats_for
-    from .featdir import speakers
     from .store import write_csv, write_json
 
     spk = speakers(featdir, train_ids)

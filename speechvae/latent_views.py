@@ -162,14 +162,14 @@ def write_views(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], outdi
     from .audio import write_wav
     from .features import synthesize
     from .plots import save_figure
-    from .featdir import feature_path, read_manifest
+    from .featdir import feature_path, speakers
 
     outdir = Path(outdir)
     # envelopes drawn at the mean power of (up to 20 of) these utterances; data GV = training variance per dim
     c0 = float(np.mean([Features.load(feature_path(featdir, u)).mcep[:, 0].mean() for u in utt_ids[:20]]))
     figs = prior_figures(tm, prior_samples(tm, samples, seed), tm.checkpoint.stats.mcep_std**2, c0)
     if tm.cfg.model.latent == 2 and tm.model.vq is None:
-        spk = {r["utt_id"]: r["speaker"] for r in read_manifest(featdir)}
+        spk = {u: s for s, us in speakers(featdir, utt_ids).items() for u in us}
         feats = [Features.load(feature_path(featdir, u)) for u in utt_ids]
         figs["latent_grid.png"] = latent_grid(tm, c0)
         figs["latent_scatter.png"] = latent_scatter(tm, feats, [spk.get(u, "-") for u in utt_ids])

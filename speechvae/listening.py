@@ -19,12 +19,11 @@ from pathlib import Path
 from .audio import write_wav
 from .console import progress_bar
 from .corpus import CorpusError
-from .featdir import select_utts
+from .featdir import feature_path, read_manifest, select_utts
 from .features import Features, synthesize
 from .reconstruct import TrainedModel, load_model, reconstruct
 from .report import evaluate, write_plots
 from .store import atomic_write_text, write_json
-from .featdir import feature_path, read_manifest
 from .train import DATA_JSON
 
 log = logging.getLogger(__name__)

@@ -88,11 +88,6 @@ def codes_to_latents(tm: TrainedModel, codes: np.ndarray) -> np.ndarray:
     return vq.lookup(torch.as_tensor(codes.astype(np.int64), device=tm.device)).cpu().numpy()
 
 
-def _require_gaussian(tm: TrainedModel) -> None:
-    if tm.model.vq is not None:
-        raise ValueError("a VQ-VAE has no posterior to sample: its rate is the code's bits, with no NLL estimate")
-
-
 def _require_vq(tm: TrainedModel):
     if tm.model.vq is None:
         raise ValueError("this model has no codebooks (model.quantizer: none): its code is the latent mean")
@@ -116,7 +111,6 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
     from .models import iw_log_likelihood
     from .featdir import feature_path
 
-    _require_gaussian(tm)
     g = torch.Generator(device=tm.device).manual_seed(seed)
     total, frames = 0.0, 0
     for u in utt_ids:
@@ -182,7 +176,16 @@ def nats_to_kbit_s(nats_per_frame: float, frame_period_ms: float) -> float:
     >>> round(nats_to_kbit_s(1.0, 5.0), 4)   # 200 frames/s / ln 2
     0.2885
     """
-    return nats_per_frame / float(np.log(2.0)) * (1000.0 / frame_period_ms) / 1000.0
+    return bits_to_kbit_s(nats_per_frame / float(np.log(2.0)), frame_period_ms)
+
+
+def bits_to_kbit_s(bits_per_frame: float, frame_period_ms: float) -> float:
+    """bits per frame -> kbit/s: x frames per second / 1000.
+
+    >>> bits_to_kbit_s(40, 5.0)   # 40 bits every 5 ms
+    8.0
+    """
+    return bits_per_frame * (1000.0 / frame_period_ms) / 1000.0
 
 
 @torch.no_grad()
@@ -195,7 +198,7 @@ def _vq_rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
         codes = torch.as_tensor(encode_codes(tm, Features.load(feature_path(featdir, u))).astype(np.int64))
         for i in range(vq.n):
             counts[i] += torch.bincount(codes[:, i], minlength=vq.size).double()
-    bits = vq.bits / tm.model.stride
+    bits = tm.model.bits_per_frame
     u = vq.usage_stats(counts)
-    return {"bits_per_frame": bits, "kbit_per_s": bits * (1000.0 / tm.cfg.analysis.frame_period) / 1000.0,
+    return {"bits_per_frame": bits, "kbit_per_s": bits_to_kbit_s(bits, tm.cfg.analysis.frame_period),
             "codebooks": {"used": u["used"], "perplexity": u["perplexity"], "entries": vq.size, "kind": vq.kind}}

@@ -197,17 +197,17 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
             total += _train_block(model, opt, xs, cfg, beta, g)
             del xs
     rec, kl, commit, frames = total.tolist()
-    rec, kl = rec / frames, kl / frames
-    row = {"train_loss": rec + beta * kl, "train_recon": rec, "train_kl": kl}
+    rec, kl, commit = rec / frames, kl / frames, commit / frames
+    row = {"train_loss": rec + (cfg.loss.commitment * commit if vq is not None else beta * kl), "train_recon": rec,
+           "train_kl": kl}
     if vq is not None:
-        row["train_loss"] = rec + cfg.loss.commitment * commit / frames
-        row["train_commit"] = commit / frames
+        row["train_commit"] = commit
         row.update(codebook_columns(vq.usage_stats()))
     return row
 
 
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
-                 g: torch.Generator) -> list[torch.Tensor]:
+                 g: torch.Generator) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
     commitment sum, frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
     total = torch.zeros(4, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
@@ -248,7 +248,7 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
     out = model(x, None if model.vq is not None else
                 torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device))
     terms = loss_terms(x, out, model.stride)
-    mean_out = model(x)  # z = mu
+    mean_out = model(x) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise: the same pass)
     err = (x - mean_out.x_mean) * data.std
     mcd = (_MCD_K * torch.sqrt(2.0 * (err**2).sum(dim=-1))).mean()
     probe = model(as_sequence(data.probe, model.stride))
@@ -346,7 +346,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     if model.vq is not None:
         log.info("VQ-VAE: %s quantiser, %d codebooks x %d entries = %g bits per latent vector (%g bits/frame)",
                  cfg.model.quantizer, cfg.model.codebooks, cfg.model.codebook_size, model.vq.bits,
-                 model.vq.bits / model.stride)
+                 model.bits_per_frame)
     elapsed0 = history[-1]["elapsed_s"] if history else 0.0
     t0 = time.perf_counter()
     bar = progress_bar(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", enabled=progress)

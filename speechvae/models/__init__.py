@@ -88,6 +88,11 @@ class SpectralVAE(nn.Module):
         """The :class:`.vq.Quantizer` of a VQ-VAE, else None."""
         return self._modules.get("quantizer")
 
+    @property
+    def bits_per_frame(self) -> float | None:
+        """A VQ-VAE's exact rate: codebooks x log2 entries per latent vector, over its ``stride`` frames."""
+        return self.vq.bits / self.stride if self.vq is not None else None
+
     def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
         """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu) or quantise (VQ), decode."""
         hidden: list[torch.Tensor] = []

@@ -59,7 +59,7 @@ class Quantizer(nn.Module):
         residual = target
         parts, codes = [], []
         for i in range(self.n):
-            x = target[:, i * self.dim:(i + 1) * self.dim] if self.kind == "product" else residual
+            x = self._stage_input(target, residual, i)
             idx = _nearest(self.embed[i], x)
             q = self.embed[i][idx]
             if self.training:
@@ -81,13 +81,18 @@ class Quantizer(nn.Module):
         vecs = [self.embed[i][codes[..., i].long()] for i in range(self.n)]
         return torch.cat(vecs, dim=-1) if self.kind == "product" else torch.stack(vecs).sum(dim=0)
 
+    def _stage_input(self, z: torch.Tensor, residual: torch.Tensor, i: int) -> torch.Tensor:
+        """What codebook ``i`` codes: its slice of ``z (N, latent)`` (product) or what the codebooks before it
+        left (residual)."""
+        return z[:, i * self.dim:(i + 1) * self.dim] if self.kind == "product" else residual
+
     @torch.no_grad()
     def _first_fill(self, x: torch.Tensor) -> None:
         """Codebooks start as k-means++ seeds of the first batch's encoder outputs (residual: stage i on the
         residual the stages before it leave), so entries start spread over the data, not two in one cluster."""
         residual = x
         for i in range(self.n):
-            xi = x[:, i * self.dim:(i + 1) * self.dim] if self.kind == "product" else residual
+            xi = self._stage_input(x, residual, i)
             pick = _kmeans_pp(xi, self.size)
             self.embed[i] = pick
             self.ema_sum[i] = pick
