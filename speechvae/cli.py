@@ -302,6 +302,9 @@ def plot_run(args) -> int:
     tm = load_model(args.model, args.device)
     ids = select_utts(args.featdir, args.list)
     utt = args.utt or ids[0]
+    for flag, u in (("--utt", args.utt), ("--interpolate", args.interpolate)):
+        if u and u not in set(select_utts(args.featdir)):  # refuse before any plot is written
+            raise ValueError(f"{flag} {u}: no such utterance in {args.featdir} (ids like {ids[0]})")
     paths = write_plots(tm, tm.checkpoint.history, args.featdir, utt, args.output, tuple(args.dims), args.traj_dim)
     paths += write_views(tm, args.featdir, ids, args.output, samples=args.prior_samples,
                          interpolate_pair=(utt, args.interpolate) if args.interpolate else None)

@@ -93,13 +93,13 @@ def run_references(featdir: str | Path, outdir: str | Path, src: str, tgt: str, 
     from .corpus import stats_for
     from .store import write_csv, write_json
 
+    pairs = parallel_pairs(featdir, src, tgt, eval_ids)  # refuses a speaker the folder lacks, naming those it has
     spk = speakers(featdir, train_ids)
     stats = {}
     for s in (src, tgt):
         if not spk.get(s):
             raise ValueError(f"no training utterances of speaker {s!r} for its statistics")
         stats[s] = stats_for(featdir, spk[s])
-    pairs = parallel_pairs(featdir, src, tgt, eval_ids)
     seen = sorted({u for p in pairs for u in p} & set(train_ids))
     rows = []
     for name, fn in (("none", lambda f: f), ("meanstd", lambda f: meanstd_convert(f, stats[src], stats[tgt]))):

@@ -98,7 +98,7 @@ def test_meanstd_reference_moves_source_statistics_onto_the_target(tmp_path):
     assert np.array_equal(out.mcep[:, 0], src.mcep[:, 0]) and np.array_equal(out.bap, src.bap)
 
 
-def test_baseline_vc_scores_both_references(tmp_path):
+def test_baseline_vc_scores_both_references(tmp_path, caplog):
     import json
 
     wavs = _parallel_corpus(tmp_path / "wavs")
@@ -113,3 +113,4 @@ def test_baseline_vc_scores_both_references(tmp_path):
     assert none["f0_rmse_cents"] == pytest.approx(1200 * np.log2(210 / 110), abs=150)
     assert ms["f0_rmse_cents"] < 60 and ms["mcd_db"] < none["mcd_db"]
     assert main(["-q", "baseline", "vc", str(feat), "--src", "bdl", "--tgt", "xyz", "-o", str(tmp_path / "v")]) == 2
+    assert "no speaker 'xyz' (speakers: bdl, slt)" in caplog.text

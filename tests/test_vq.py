@@ -207,3 +207,9 @@ def test_vq_settings_are_checked(sets, msg):
 
     with pytest.raises(ConfigError, match=msg):
         tiny_config(**sets)
+
+
+def test_plot_refuses_an_unknown_utterance_before_writing(vae_exp, three_part_featdir, tmp_path, caplog):
+    assert main(["-q", "plot", "--model", str(vae_exp), str(three_part_featdir), "-o", str(tmp_path / "p"),
+                 "--interpolate", "nope"]) == 2
+    assert "--interpolate nope: no such utterance" in caplog.text and not (tmp_path / "p").exists()
