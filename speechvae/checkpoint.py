@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,10 @@ def checkpoint_path(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
-                    cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = ()) -> None:
-    """Write atomically: a killed process leaves the previous checkpoint intact."""
+                    cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = (),
+                    speaker_stats: dict[str, Stats] | None = None) -> None:
+    """Write atomically: a killed process leaves the previous checkpoint intact. ``speaker_stats``: a
+    speaker-conditioned model's per-speaker statistics (mel-cepstrum and log-F0 over its training utterances)."""
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -46,6 +48,8 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         "history_json": json.dumps(history),
         "train_utts_json": json.dumps(list(train_utts)),
         "stats": {k: torch.as_tensor(np.asarray(v)) for k, v in stats.to_arrays().items()},
+        "speaker_stats": {spk: {k: torch.as_tensor(np.asarray(v)) for k, v in st.to_arrays().items()}
+                          for spk, st in (speaker_stats or {}).items()},
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
@@ -63,6 +67,16 @@ class Checkpoint:
     optimizer_state: dict
     version: str
     train_utts: list[str]  # utterance ids the model was trained on (evaluate flags overlap with them)
+    speaker_stats: dict[str, Stats] = field(default_factory=dict)  # conditioned model: per speaker
+
+    def speaker_index(self, speaker: str) -> int:
+        """The one-hot position of ``speaker`` in a speaker-conditioned model; ValueError naming the known ones."""
+        names = self.cfg.model.speakers
+        if self.cfg.model.conditioning == "none":
+            raise ValueError("this model has no speaker code (model.conditioning: none)")
+        if speaker not in names:
+            raise ValueError(f"speaker {speaker!r} unknown to this model (its speakers: {', '.join(names)})")
+        return names.index(speaker)
 
     @property
     def analysis(self) -> AnalysisConfig:
@@ -107,7 +121,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         stats = Stats.from_arrays({k: v.numpy() for k, v in state["stats"].items()}, where=str(path))
         return Checkpoint(epoch=int(state["epoch"]), cfg=cfg, stats=stats, history=json.loads(state["history_json"]),
                           model_state=state["model"], optimizer_state=state["optimizer"], version=state["version"],
-                          train_utts=json.loads(state.get("train_utts_json", "[]")))
+                          train_utts=json.loads(state.get("train_utts_json", "[]")),
+                          speaker_stats={spk: Stats.from_arrays({k: v.numpy() for k, v in a.items()}, where=str(path))
+                                         for spk, a in state.get("speaker_stats", {}).items()})
     except (KeyError, ConfigError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 

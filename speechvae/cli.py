@@ -205,17 +205,18 @@ def reconstruct_add(p):
 
 
 def reconstruct_run(args) -> int:
-    from .featdir import feature_path, write_featdir_analysis, write_manifest
+    from .featdir import feature_path, utterance_speakers, write_featdir_analysis, write_manifest
     from .features import Features
     from .reconstruct import load_model, reconstruct
 
     tm = load_model(args.model, args.device)
+    spk = utterance_speakers(args.featdir)  # a speaker-conditioned model rebuilds each voice as itself
     rows = []
     for utt, path, _ in _feature_files([args.featdir], args.list):
         f = Features.load(path)
-        reconstruct(tm, f, sample=args.sample, postfilter=args.gv_postfilter, what=str(path)).save(
-            feature_path(args.output, utt))
-        rows.append({"utt_id": utt, "speaker": "-", "path": str(path), "frames": f.frames,
+        reconstruct(tm, f, sample=args.sample, postfilter=args.gv_postfilter, what=str(path),
+                    speaker=spk[utt]).save(feature_path(args.output, utt))
+        rows.append({"utt_id": utt, "speaker": spk[utt], "path": str(path), "frames": f.frames,
                      "seconds": f.frames * f.frame_period / 1000})
     write_manifest(args.output, rows)
     write_featdir_analysis(args.output, tm.cfg.analysis)  # so resynth/evaluate accept the folder
@@ -232,18 +233,23 @@ def resynth_add(p):
 
 def resynth_run(args) -> int:
     from .audio import write_wav
+    from .featdir import utterance_speakers
     from .console import progress_bar
     from .features import Features, check_compatible, synthesize
     from .reconstruct import load_model, reconstruct
 
     tm = load_model(args.model, args.device) if args.model else None
     files = _feature_files(args.features, args.list)
+    spk = {}
+    if tm is not None and tm.conditioned:  # each utterance through its own speaker's code
+        spk = {u: s for item in args.features if Path(item).is_dir() for u, s in utterance_speakers(item).items()}
     for utt, path, acfg in progress_bar(files, desc="resynth", unit="utt"):
         f = Features.load(path)
         if acfg is not None:  # a file must match the analysis settings recorded for its folder
             check_compatible(f, acfg, str(path))
         if tm is not None:
-            f = reconstruct(tm, f, sample=args.sample, postfilter=args.gv_postfilter, what=str(path))
+            f = reconstruct(tm, f, sample=args.sample, postfilter=args.gv_postfilter, what=str(path),
+                            speaker=spk.get(utt))
         write_wav(Path(args.output) / f"{utt}.wav", synthesize(f), f.fs)
     log.info("%d wav files (16-bit PCM) -> %s", len(files), args.output)
     return 0
@@ -411,6 +417,53 @@ def baseline_run(args) -> int:
     return 0
 
 
+# --- voice conversion ----------------------------------------------------------------------------
+def convert_add(p):
+    _model_args(p)
+    p.add_argument("featdir", metavar="FEATDIR", help="feature folder of the source utterances (`speechvae analyze`)")
+    p.add_argument("--to", required=True, metavar="SPEAKER", help="target speaker (one of the model's speakers)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help="folder for the converted features (feats/), wavs (wav/) and convert.json")
+    p.add_argument("--list", help="only these utterance ids (first field of each line)")
+    p.add_argument("--no-wav", action="store_true", help="write the converted features only")
+
+
+def convert_run(args) -> int:
+    from .conversion import convert_folder
+    from .featdir import select_utts
+    from .reconstruct import load_model
+
+    tm = load_model(args.model, args.device)
+    info = convert_folder(tm, args.featdir, select_utts(args.featdir, args.list), args.to, args.output,
+                          wav=not args.no_wav, progress=not args.quiet)
+    log.info("%d utterance(s) converted to %s -> %s%s", info["converted"], args.to, args.output,
+             f"; {len(info['failures'])} FAILED (named above and in convert.json)" if info["failures"] else "")
+    return 1 if info["failures"] else 0
+
+
+def evaluate_vc_add(p):
+    p.add_argument("converted", metavar="CONVERTED", help="folder written by `speechvae convert`")
+    p.add_argument("target", metavar="TARGET", help="feature folder holding the target speaker's recordings")
+    p.add_argument("-o", "--output", required=True, metavar="JSON", help="metrics file to write")
+    p.add_argument("--figure", metavar="PNG", help="also draw source / converted / target envelopes of --utt")
+    p.add_argument("--utt", help="utterance of --figure (default: the first converted one)")
+
+
+def evaluate_vc_run(args) -> int:
+    from .conversion import conversion_figure, evaluate_conversion
+
+    m = evaluate_conversion(args.converted, args.target, outdir=args.output)
+    if args.figure:
+        from .plots import save_figure
+        log.info("envelopes -> %s", save_figure(conversion_figure(args.converted, args.target, args.utt), args.figure))
+    log.info("%s -> %s over %d sentences%s:", ", ".join(m["sources"]), m["target"], m["pairs"],
+             "" if m["held_out"] else " (some used in TRAINING)")
+    for name in ("model", "none", "meanstd"):
+        log.info("  %-8s DTW MCD %5.2f dB, F0 RMSE %4.0f cents", name, m[name]["mcd_db"], m[name]["f0_rmse_cents"])
+    log.info("-> %s", args.output)
+    return 0
+
+
 # --- report ------------------------------------------------------------------------------------
 def report_add(p):
     p.add_argument("expdir", metavar="EXPDIR", help="experiment folder of `speechvae train`")
@@ -445,6 +498,9 @@ COMMANDS = {
     "decode": (decode_add, decode_run, "code files -> feature folder (for resynth / evaluate)"),
     "baseline": (baseline_add, baseline_run, "reference codes scored like the models (PCA-k)"),
     "report": (report_add, report_run, "a listening page (index.html): audio, spectrograms, metrics, plots"),
+    "convert": (convert_add, convert_run, "voice conversion through a speaker-conditioned model -> features, wavs"),
+    "evaluate-vc": (evaluate_vc_add, evaluate_vc_run,
+                    "DTW MCD and F0 RMSE of converted speech vs the target's recordings, beside the references"),
 }
 
 

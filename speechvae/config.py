@@ -60,6 +60,17 @@ class ModelConfig:
     codebooks: int = 5
     codebook_size: int = 256
     vq_decay: float = 0.99  # EMA decay of the codebook updates
+    # Speaker code (voice conversion): "none", "decoder" (a one-hot of the speaker beside z into the decoder) or
+    # "both" (into the encoder too, so z need not carry who speaks); `speakers` is filled by training from the
+    # training utterances' speakers (its order fixes the one-hot) and saved with the checkpoint
+    conditioning: str = "none"
+    speakers: tuple[str, ...] = ()
+
+    @property
+    def speaker_inputs(self) -> tuple[int, int]:
+        """Extra (encoder, decoder) input channels the speaker one-hot takes."""
+        n = len(self.speakers) if self.conditioning != "none" else 0
+        return (n if self.conditioning == "both" else 0), n
 
 
 @dataclass(frozen=True)
@@ -272,6 +283,8 @@ def validate(cfg: Config) -> None:
         (cfg.model.quantizer != "product" or cfg.model.latent % cfg.model.codebooks == 0,
          "model.quantizer=product needs model.latent divisible by model.codebooks"),
         (0 < cfg.model.vq_decay < 1, "model.vq_decay must be in (0, 1)"),
+        (cfg.model.conditioning in ("none", "decoder", "both"), "model.conditioning must be none, decoder or both"),
+        (len(set(cfg.model.speakers)) == len(cfg.model.speakers), "model.speakers: each speaker once"),
         (cfg.loss.commitment >= 0, "loss.commitment must be >= 0"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),

@@ -1,5 +1,10 @@
-"""Voice conversion: the references every converter stands beside, and the scoring of any converter against
-the target speaker's parallel recordings.
+"""Voice conversion: a speaker-conditioned model's conversion (``speechvae convert``), the references every
+converter stands beside, and the scoring of any converter against the target speaker's parallel recordings
+(``speechvae evaluate-vc``).
+
+Conversion (:func:`convert`): the source's c1..c39 encoded to z (posterior mean) and decoded with the target
+speaker's code; log-F0 moved from the source speaker's mean/std to the target's (:func:`f0_map`); c0 (power) and
+aperiodicity kept, so the converted utterance has the source's frames, length and loudness contour.
 
 References (``speechvae baseline vc``):
 
@@ -23,7 +28,8 @@ from typing import Callable
 import numpy as np
 
 from .features import Features
-from .featdir import feature_path, speakers
+from .featdir import (feature_path, read_featdir_analysis, speaker_stats_path, speakers, utterance_speakers,
+                      write_featdir_analysis, write_manifest)
 from .metrics import dtw_mcd
 from .stats import Stats
 
@@ -76,6 +82,12 @@ def score_conversion(featdir: str | Path, pairs: list[tuple[str, str]], convert:
     for s, t in pairs:
         per[s] = {"target": t, **dtw_mcd(Features.load(feature_path(target_dir, t)),
                                          convert(Features.load(feature_path(featdir, s))))}
+    return pool_scores(per)
+
+
+def pool_scores(per: dict[str, dict]) -> dict:
+    """Overall figures of per-utterance :func:`~speechvae.metrics.dtw_mcd` results: MCD weighted by aligned
+    frames, F0 RMSE pooled over voiced pairs."""
     w = np.array([m["frames"] for m in per.values()], dtype=float)
     v = np.array([m["voiced_pairs"] for m in per.values()], dtype=float)
     f0 = np.array([m["f0_rmse_cents"] for m in per.values()])
@@ -112,3 +124,158 @@ def run_references(featdir: str | Path, outdir: str | Path, src: str, tgt: str, 
                  m["f0_rmse_cents"], m["utterances"])
     write_csv(Path(outdir) / "vc.csv", rows)
     return rows
+
+
+CONVERT_JSON = "convert.json"  # what a converted folder came from: model, source folder, speakers
+PEAK = 0.99  # a converted waveform louder than full scale is scaled to this peak (never clipped)
+
+
+def convert(tm, feats: Features, src: str | None, tgt: str, src_stats: Stats) -> Features:
+    """``feats`` of speaker ``src`` converted to ``tgt`` by the speaker-conditioned model ``tm``
+    (:class:`speechvae.reconstruct.TrainedModel`): c1..c39 decoded from the posterior mean with ``tgt``'s code
+    (``src`` goes to the encoder of a ``both``-conditioned model), F0 mapped with ``src_stats`` and the
+    target's statistics from the checkpoint; c0 and aperiodicity kept. Same frames as ``feats``."""
+    from .reconstruct import encode, with_latents
+
+    mu, _ = encode(tm, feats, src)
+    out = with_latents(tm, feats, mu, speaker=tgt)
+    return dataclasses.replace(out, f0=f0_map(feats.f0, src_stats, tm.checkpoint.speaker_stats[tgt]))
+
+
+def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir: str | Path, *, wav: bool = True,
+                   progress: bool = True) -> dict:
+    """Convert the utterances ``utt_ids`` of ``featdir`` to speaker ``tgt`` into ``outdir``: ``feats/<id>.npz``
+    (ids kept, manifest speaker ``tgt``), ``wav/<id>.wav`` (16-bit; a waveform over full scale is scaled to
+    :data:`PEAK`, never clipped), ``stats/<speaker>.npz`` of the two speakers' statistics the F0 map used
+    (the reference :func:`meanstd_convert` uses the same) and ``convert.json``.
+
+    A source speaker the model knows uses its checkpoint statistics; another one the statistics of its
+    utterances in ``featdir``. An utterance that fails (unreadable file, other analysis settings) is logged
+    and named in ``failures``; the others are converted. Returns the content of ``convert.json``."""
+    from .audio import write_wav
+    from .console import progress_bar
+    from .corpus import stats_for
+    from .features import check_compatible, synthesize
+    from .store import write_json
+
+    tm.checkpoint.speaker_index(tgt)  # refuses an unconditioned model or an unknown target before any work
+    featdir, outdir = Path(featdir), Path(outdir)
+    spk_of = utterance_speakers(featdir)
+    stats = dict(tm.checkpoint.speaker_stats)
+    for s in sorted({spk_of[u] for u in utt_ids} - set(stats)):
+        log.info("source speaker %s unknown to the model: its F0 statistics from its %s utterances in %s", s,
+                 len(speakers(featdir, utt_ids)[s]), featdir)
+        stats[s] = stats_for(featdir, speakers(featdir, utt_ids)[s])
+    rows, failures, scaled = [], [], []
+    for u in progress_bar(utt_ids, desc=f"convert to {tgt}", unit="utt", enabled=progress):
+        src = spk_of[u]
+        try:
+            f = Features.load(feature_path(featdir, u))
+            check_compatible(f, tm.cfg.analysis, str(feature_path(featdir, u)))
+            out = convert(tm, f, src if src in tm.cfg.model.speakers else None, tgt, stats[src])
+        except (ValueError, OSError) as e:
+            failures.append(f"{u}: {e}")
+            log.error("%s: not converted: %s", u, e)
+            continue
+        out.save(feature_path(outdir, u))
+        if wav:
+            y = synthesize(out)
+            peak = float(np.abs(y).max(initial=0.0))
+            if peak > 32767 / 32768:
+                y, _ = y * (PEAK / peak), scaled.append(u)
+            write_wav(outdir / "wav" / f"{u}.wav", y, out.fs)
+        rows.append({"utt_id": u, "speaker": tgt, "path": str(feature_path(featdir, u)), "frames": out.frames,
+                     "seconds": out.frames * out.frame_period / 1000})
+    if scaled:
+        log.warning("%d converted waveform(s) over full scale, scaled to peak %.2f: %s", len(scaled), PEAK,
+                    ", ".join(scaled[:5]))
+    write_manifest(outdir, rows)
+    write_featdir_analysis(outdir, read_featdir_analysis(featdir))
+    used = {spk_of[u] for u in utt_ids} | {tgt}
+    for s in sorted(used):
+        stats[s].save(speaker_stats_path(outdir, s))
+    info = {"model": str(Path(tm.checkpoint_path).resolve()), "source_featdir": str(featdir.resolve()),
+            "target": tgt, "sources": {u: spk_of[u] for u in utt_ids}, "converted": len(rows),
+            "failures": failures, "scaled_to_peak": scaled}
+    write_json(outdir / CONVERT_JSON, info)
+    return info
+
+
+def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir: str | Path | None = None) -> dict:
+    """Score a folder written by :func:`convert_folder` against the target speaker's recordings of the same
+    sentences in ``target_dir`` (matched by name), beside the two references on the same sentences: ``none``
+    (the source utterances) and ``meanstd`` (with the statistics the conversion used). Returns
+    ``{"model": {...}, "none": {...}, "meanstd": {...}, "pairs": N}`` (each :func:`score_conversion`'s dict)."""
+    import json
+
+    converted = Path(converted)
+    try:
+        info = json.loads((converted / CONVERT_JSON).read_text())
+    except (OSError, ValueError):
+        raise ValueError(f"{converted}: no {CONVERT_JSON}: evaluate-vc takes a folder written by "
+                         "`speechvae convert`") from None
+    tgt, source_dir = info["target"], Path(info["source_featdir"])
+    by_name = {u.split("/")[-1]: u for u in speakers(target_dir).get(tgt, [])}
+    if not by_name:
+        raise ValueError(f"{target_dir}: no utterances of the target speaker {tgt!r} "
+                         f"(speakers: {', '.join(sorted(speakers(target_dir)))})")
+    done = utterance_speakers(converted)
+    pairs = [(u, by_name[u.split("/")[-1]]) for u in done if u.split("/")[-1] in by_name]
+    if not pairs:
+        raise ValueError(f"{converted} and {target_dir}: no sentence names in common")
+    if len(pairs) < len(done):
+        log.warning("%d converted utterance(s) have no recording by %s in %s: not scored", len(done) - len(pairs),
+                    tgt, target_dir)
+    stats = {s: Stats.load(speaker_stats_path(converted, s)) for s in {*info["sources"].values(), tgt}}
+    src_of = info["sources"]
+    out = {"model": score_conversion(converted, pairs, lambda f: f, target_dir),
+           "none": score_conversion(source_dir, pairs, lambda f: f, target_dir)}
+    # the reference needs each utterance's own source speaker: score them speaker by speaker, then pool
+    per = {}
+    for s in sorted({src_of[u] for u, _ in pairs}):
+        sub = [p for p in pairs if src_of[p[0]] == s]
+        per.update(score_conversion(source_dir, sub, lambda f: meanstd_convert(f, stats[s], stats[tgt]),
+                                    target_dir)["per_utterance"])
+    out["meanstd"] = pool_scores(per)
+    out.update(pairs=len(pairs), target=tgt, sources=sorted(set(src_of[u] for u, _ in pairs)),
+               held_out=not (set(u for p in pairs for u in p) & set(_train_utts(info["model"]))))
+    if outdir is not None:
+        from .store import write_json
+        write_json(Path(outdir), out)
+    return out
+
+
+def conversion_figure(converted: str | Path, target_dir: str | Path, utt: str | None = None):
+    """Source / converted / target spectral envelopes (dB over kHz and time) of one converted utterance
+    (default: the first) and the target's recording of its sentence: a matplotlib Figure."""
+    import json
+
+    from .mcep import mcep_to_sp
+    from .plots import envelope_panels
+
+    converted = Path(converted)
+    info = json.loads((converted / CONVERT_JSON).read_text())
+    done = list(utterance_speakers(converted))
+    utt = utt or done[0]
+    if utt not in done:
+        raise ValueError(f"{utt}: not among the converted utterances of {converted} (e.g. {done[0]})")
+    tgt_id = {u.split("/")[-1]: u for u in speakers(target_dir).get(info["target"], [])}.get(utt.split("/")[-1])
+    if tgt_id is None:
+        raise ValueError(f"{target_dir}: no recording of {utt.split('/')[-1]} by {info['target']}")
+    versions = [(f"source ({info['sources'][utt]})", Features.load(feature_path(info["source_featdir"], utt))),
+                (f"converted (to {info['target']})", Features.load(feature_path(converted, utt))),
+                (f"target ({info['target']})", Features.load(feature_path(target_dir, tgt_id)))]
+    f = versions[0][1]
+    khz = np.arange(f.fft_size // 2 + 1) * f.fs / f.fft_size / 1000.0
+    panels = [(label, 10.0 * np.log10(mcep_to_sp(v.mcep, v.alpha, v.fft_size))) for label, v in versions]
+    return envelope_panels(panels, khz, f.frame_period, utt.split("/")[-1])
+
+
+def _train_utts(model_path: str) -> list[str]:
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(model_path).train_utts
+    except CheckpointError:
+        log.warning("%s: model not readable: cannot tell whether the sentences were held out", model_path)
+        return []

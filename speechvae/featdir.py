@@ -52,6 +52,11 @@ def speakers(featdir: str | Path, utt_ids: list[str] | None = None) -> dict[str,
     return out
 
 
+def utterance_speakers(featdir: str | Path) -> dict[str, str]:
+    """Utterance id -> its speaker, over the whole folder."""
+    return {r["utt_id"]: r["speaker"] for r in read_manifest(featdir)}
+
+
 def write_manifest(featdir: str | Path, rows: list[dict]) -> None:
     """Write ``manifest.tsv``: utt_id, speaker, path, frames, seconds (sorted by utt_id)."""
     lines = ["utt_id\tspeaker\tpath\tframes\tseconds"]

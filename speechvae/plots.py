@@ -250,3 +250,23 @@ def spectrogram(x: np.ndarray, fs: int, title: str = "") -> Figure:
     ax.title.set_fontsize(8)
     fig.tight_layout()
     return fig
+
+
+def envelope_panels(panels: list[tuple[str, np.ndarray]], khz: np.ndarray, frame_period_ms: float,
+                    title: str = "") -> Figure:
+    """Spectral envelopes over time side by side, one panel per ``(label, (T, F) dB array)`` (e.g. source,
+    converted, target of a voice conversion), frequency ``khz (F,)``, one colour scale for all panels
+    (60 dB below the loudest value)."""
+    top = max(float(db.max()) for _, db in panels)
+    fig = Figure(figsize=(3.2 * len(panels), 2.6))
+    axes = fig.subplots(1, len(panels), sharey=True)
+    for ax, (label, db) in zip(np.atleast_1d(axes), panels):
+        t = np.arange(len(db)) * frame_period_ms / 1000.0
+        ax.pcolormesh(t, khz, db.T, vmin=top - 60, vmax=top, cmap="magma", shading="auto")
+        ax.set(xlabel="time (s)", title=label)
+        ax.title.set_fontsize(9)
+    np.atleast_1d(axes)[0].set_ylabel("kHz")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from .config import Config
 from .features import Features, check_compatible
 from .train import resolve_device
@@ -22,17 +22,33 @@ class TrainedModel:
     model: torch.nn.Module  # a speechvae.models model
     checkpoint: Checkpoint
     device: torch.device
+    checkpoint_path: Path | None = None  # the file it was loaded from
 
     @property
     def cfg(self) -> Config:
         return self.checkpoint.cfg
+
+    @property
+    def conditioned(self) -> bool:
+        """True for a speaker-conditioned model (its decoder, and with ``both`` its encoder, take a speaker)."""
+        return self.cfg.model.conditioning != "none"
+
+    def speaker_ids(self, speaker: str | None, steps: int, side: int) -> torch.Tensor | None:
+        """``(1, steps)`` indices of ``speaker`` for the encoder (side 0) or decoder (1) when that side is
+        speaker-conditioned, else None; refuses a missing or unknown speaker there."""
+        if self.model.n_speaker_inputs[side] == 0:
+            return None
+        if speaker is None:
+            raise ValueError(f"this model is speaker-conditioned ({', '.join(self.cfg.model.speakers)}): "
+                             "say which speaker")
+        return torch.full((1, steps), self.checkpoint.speaker_index(speaker), dtype=torch.long, device=self.device)
 
 
 def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
     """An experiment folder or checkpoint file -> model in eval mode with its config and stats."""
     ck = load_checkpoint(path)
     dev = resolve_device(device)
-    return TrainedModel(ck.build_model(dev), ck, dev)
+    return TrainedModel(ck.build_model(dev), ck, dev, checkpoint_path(path))
 
 
 def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray) -> np.ndarray:
@@ -58,11 +74,17 @@ def model_input(tm: TrainedModel, feats: Features) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float32, device=tm.device)[None]
 
 
+def _encode(tm: TrainedModel, feats: Features, speaker: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = model_input(tm, feats)
+    return tm.model.encode(x, None, tm.speaker_ids(speaker, x.shape[1], 0))
+
+
 @torch.no_grad()
-def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
+def encode(tm: TrainedModel, feats: Features, speaker: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and std of q(z|x): two ``(ceil(T / stride), latent)`` arrays (one row per frame
-    for a frame-wise model). A VQ-VAE: the quantised latent and zeros."""
-    mu, logvar = tm.model.encode(model_input(tm, feats))
+    for a frame-wise model). A VQ-VAE: the quantised latent and zeros. ``speaker``: who speaks, for a
+    model whose encoder is speaker-conditioned (``model.conditioning: both``; ignored otherwise)."""
+    mu, logvar = _encode(tm, feats, speaker)
     if tm.model.vq is not None:
         zq = tm.model.vq(mu)[0][0].cpu().numpy()
         return zq, np.zeros_like(zq)
@@ -70,10 +92,10 @@ def encode(tm: TrainedModel, feats: Features) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def encode_codes(tm: TrainedModel, feats: Features) -> np.ndarray:
+def encode_codes(tm: TrainedModel, feats: Features, speaker: str | None = None) -> np.ndarray:
     """A VQ-VAE's code indices ``(ceil(T / stride), n)`` in the smallest unsigned dtype that holds K - 1."""
     vq = _require_vq(tm)
-    mu, _ = tm.model.encode(model_input(tm, feats))
+    mu, _ = _encode(tm, feats, speaker)
     return vq(mu)[1][0].cpu().numpy().astype(np.min_scalar_type(vq.size - 1))
 
 
@@ -95,10 +117,11 @@ def _require_vq(tm: TrainedModel):
 
 
 @torch.no_grad()
-def decode(tm: TrainedModel, z: np.ndarray, frames: int | None = None) -> np.ndarray:
+def decode(tm: TrainedModel, z: np.ndarray, frames: int | None = None, speaker: str | None = None) -> np.ndarray:
     """Latents ``(T', latent)`` -> denormalised c1..c39 ``(T' * stride, 39)`` (decoder mean), cut to
-    ``frames`` when given."""
-    mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device)[None])
+    ``frames`` when given; a speaker-conditioned model decodes them as ``speaker``."""
+    mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device)[None], None,
+                              tm.speaker_ids(speaker, len(z), 1))
     mean = mean[0, :frames].cpu().numpy().astype(np.float64)
     return tm.checkpoint.stats.denormalize(mean, tm.cfg.model.scaling)
 
@@ -109,13 +132,15 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
     raw c1..c39 frames: ``nll_nats_per_frame`` and ``nll_bits_per_dim`` (lower is better). The model's
     normalisation is undone by its log-Jacobian, so models with other scalings compare."""
     from .models import iw_log_likelihood
-    from .featdir import feature_path
+    from .featdir import feature_path, utterance_speakers
 
     g = torch.Generator(device=tm.device).manual_seed(seed)
+    spk = utterance_speakers(featdir) if tm.conditioned else {}
     total, frames = 0.0, 0
     for u in utt_ids:
         x = model_input(tm, Features.load(feature_path(featdir, u)))
-        total += float(iw_log_likelihood(tm.model, x, k, g)) * x.shape[1]
+        s = tm.speaker_ids(spk.get(u), x.shape[1], 1)  # a conditioned decoder: its speaker on every frame
+        total += float(iw_log_likelihood(tm.model, x, k, g, s)) * x.shape[1]
         frames += x.shape[1]
     scale = tm.checkpoint.stats.scale(tm.cfg.model.scaling)
     nll = -total / frames + float(np.sum(np.log(scale)))
@@ -123,24 +148,28 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
 
 
 def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed: int = 0,
-                postfilter: bool | None = None, what: str = "features") -> Features:
+                postfilter: bool | None = None, what: str = "features", speaker: str | None = None) -> Features:
     """Features -> the same Features with c1..c39 replaced by the VAE's reconstruction.
 
     ``sample=False`` decodes the posterior mean; ``True`` draws z ~ q(z|x) (seeded).
-    ``postfilter=None`` follows the model config's ``postfilter.gv``.
+    ``postfilter=None`` follows the model config's ``postfilter.gv``. ``speaker``: who speaks (required by
+    a speaker-conditioned model, which encodes and decodes with that speaker's code).
     """
     check_compatible(feats, tm.cfg.analysis, what)
-    mu, sigma = encode(tm, feats)
+    mu, sigma = encode(tm, feats, speaker)
     z = mu + sigma * np.random.default_rng(seed).standard_normal(mu.shape) if sample else mu
-    return with_latents(tm, feats, z, postfilter)
+    return with_latents(tm, feats, z, postfilter, speaker)
 
 
-def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: bool | None = None) -> Features:
-    """``feats`` with c1..c39 replaced by the decode of latents ``z (T', latent)`` (cut to ``feats.frames``),
-    GV post-filtered when ``postfilter`` (None: the model's ``postfilter.gv``); c0, F0 and aperiodicity kept."""
-    rec = decode(tm, z, feats.frames)
+def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: bool | None = None,
+                 speaker: str | None = None) -> Features:
+    """``feats`` with c1..c39 replaced by the decode of latents ``z (T', latent)`` (cut to ``feats.frames``; as
+    ``speaker`` for a conditioned model), GV post-filtered when ``postfilter`` (None: the model's
+    ``postfilter.gv``, with a conditioned model's ``speaker``'s GV); c0, F0 and aperiodicity kept."""
+    rec = decode(tm, z, feats.frames, speaker)
     if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
-        rec = gv_postfilter(rec, tm.checkpoint.stats.mcep_gv)
+        st = tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats) if speaker else tm.checkpoint.stats
+        rec = gv_postfilter(rec, st.mcep_gv)
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)
@@ -154,18 +183,17 @@ def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
 
     A VQ-VAE: the exact ``bits_per_frame`` (codebooks x log2 entries / stride) and its ``kbit_per_s``, and
     ``codebooks``: per codebook the share of entries these utterances use and the perplexity."""
-    from .models import loss_terms
-    from .featdir import feature_path
+    from .featdir import feature_path, utterance_speakers
 
     if tm.model.vq is not None:
         return _vq_rate(tm, featdir, utt_ids)
+    spk = utterance_speakers(featdir) if tm.conditioned else {}
     kl, frames = 0.0, 0
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
-        x = model_input(tm, f)
-        t = loss_terms(x, tm.model(x), tm.model.stride)
-        kl += float(t.kl.sum()) / tm.model.stride
-        frames += x.shape[1]
+        mu, logvar = _encode(tm, f, spk.get(u))  # the KL needs only the posterior
+        kl += float((0.5 * (mu**2 + torch.exp(logvar) - logvar - 1.0)).sum())
+        frames += len(mu[0]) * tm.model.stride
     nats = kl / frames
     return {"kl_nats_per_frame": nats, "kbit_per_s": nats_to_kbit_s(nats, tm.cfg.analysis.frame_period)}
 
@@ -190,12 +218,13 @@ def bits_to_kbit_s(bits_per_frame: float, frame_period_ms: float) -> float:
 
 @torch.no_grad()
 def _vq_rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
-    from .featdir import feature_path
+    from .featdir import feature_path, utterance_speakers
 
     vq = tm.model.vq
     counts = torch.zeros(vq.n, vq.size, dtype=torch.float64)
+    spk = utterance_speakers(featdir) if tm.conditioned else {}
     for u in utt_ids:
-        codes = torch.as_tensor(encode_codes(tm, Features.load(feature_path(featdir, u))).astype(np.int64))
+        codes = torch.as_tensor(encode_codes(tm, Features.load(feature_path(featdir, u)), spk.get(u)).astype(np.int64))
         for i in range(vq.n):
             counts[i] += torch.bincount(codes[:, i], minlength=vq.size).double()
     bits = tm.model.bits_per_frame

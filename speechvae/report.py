@@ -7,9 +7,9 @@ from pathlib import Path
 
 from . import plots
 from .features import Features
-from .metrics import score
+from .metrics import score, summarize
 from .reconstruct import TrainedModel, encode, heldout_nll, rate, reconstruct
-from .featdir import feature_path
+from .featdir import feature_path, utterance_speakers
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,9 @@ def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sampl
     """:func:`~speechvae.metrics.score` of the model's reconstructions, plus ``held_out``,
     ``training_utterances``, the rate (:func:`~speechvae.reconstruct.rate`), ``conventions`` and, with ``nll_samples`` K > 0, the importance-weighted estimate of the held-out
     negative log-likelihood (``nll_nats_per_frame`` of raw c1..c39, ``nll_bits_per_dim``, K samples).
+    A speaker-conditioned model rebuilds each utterance with its own speaker's code and, when the utterances
+    hold several of its speakers, adds ``speaker_leakage`` (:func:`speechvae.leakage.speaker_leakage`: a linear
+    speaker classifier fitted on its training utterances' z, tested on these).
 
     ``held_out`` is False when some evaluated utterances were used for training (their ids in
     ``training_utterances``): such figures say how well the model fits, not how it generalises.
@@ -29,9 +32,20 @@ def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sampl
     if seen:
         log.warning("%d of %d evaluated utterances were used for training: these figures are not held-out",
                     len(seen), len(utt_ids))
-    rebuild = lambda f: reconstruct(tm, f, sample=sample, postfilter=postfilter)
-    out = {**score(featdir, utt_ids, rebuild), "held_out": (not seen) if trained_on else None,
+    spk = utterance_speakers(featdir) if tm.conditioned else {}
+    per: dict = {}
+    for s in dict.fromkeys(spk.get(u) for u in utt_ids):  # a conditioned model rebuilds each speaker as itself
+        ids = [u for u in utt_ids if spk.get(u) == s]
+        per.update(score(featdir, ids, lambda f: reconstruct(tm, f, sample=sample, postfilter=postfilter,
+                                                             speaker=s))["per_utterance"])
+    per = {u: per[u] for u in utt_ids}
+    out = {**summarize(per), "per_utterance": per, "held_out": (not seen) if trained_on else None,
            "training_utterances": seen, **rate(tm, featdir, utt_ids)}
+    known = [u for u in tm.checkpoint.train_utts if u in spk]
+    if tm.conditioned and len({spk[u] for u in utt_ids}) > 1 and known:
+        from .leakage import speaker_leakage
+
+        out["speaker_leakage"] = speaker_leakage(tm, featdir, known, utt_ids)
     if nll_samples > 0:
         out.update(heldout_nll(tm, featdir, utt_ids, nll_samples))
     a = tm.cfg.analysis

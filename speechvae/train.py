@@ -22,7 +22,7 @@ import torch
 from .checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config, config_diff, save_config
 from .corpus import stats_for
-from .featdir import feature_path, read_featdir_analysis, read_manifest, select_utts
+from .featdir import feature_path, read_featdir_analysis, read_manifest, select_utts, speakers
 from .features import Features, check_compatible, resolve_analysis
 from .framestore import FrameStore, pack
 from .models import build, count_parameters, init_weights, loss_terms, objective
@@ -87,6 +87,21 @@ class Data:
     valid: torch.Tensor  # (N_valid, D)
     probe: torch.Tensor  # (P, D) fixed training frames for dead-unit counts
     std: torch.Tensor  # (D,) the normalisation divisor, to turn normalised errors back into mel-cepstra for MCD
+    # speaker index of every frame of train / valid / probe (int64 on the device), for a speaker-conditioned model
+    train_spk: torch.Tensor | None = None
+    valid_spk: torch.Tensor | None = None
+    probe_spk: torch.Tensor | None = None
+
+
+def frame_speakers(featdir: str | Path, utt_ids: list[str], names: tuple[str, ...]) -> np.ndarray:
+    """``(N,)`` int64: the index in ``names`` of the speaker of every frame of ``utt_ids`` concatenated (the
+    frame order of :func:`load_frames` and the frame store). Refuses a speaker not in ``names``."""
+    rows = {r["utt_id"]: r for r in read_manifest(featdir)}
+    index = {s: i for i, s in enumerate(names)}
+    unknown = sorted({rows[u]["speaker"] for u in utt_ids} - set(index))
+    if unknown:
+        raise ValueError(f"speaker(s) {', '.join(unknown)} not among the model's speakers ({', '.join(names)})")
+    return np.concatenate([np.full(rows[u]["frames"], index[rows[u]["speaker"]], dtype=np.int64) for u in utt_ids])
 
 
 def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None = None,
@@ -126,7 +141,13 @@ def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.d
         stop = min(len(train), start + cfg.train.probe_frames)
         probe = train[start:stop] if torch.is_tensor(train) else torch.from_numpy(train.read(start, stop)).to(device)
     std = torch.as_tensor(stats.scale(cfg.model.scaling), dtype=torch.float32, device=device)
-    return Data(train=train, valid=valid, probe=probe, std=std)
+    data = Data(train=train, valid=valid, probe=probe, std=std)
+    if cfg.model.conditioning != "none":  # 8 bytes a frame beside 156 of features: kept in memory even when streamed
+        spk = torch.from_numpy(frame_speakers(featdir, tr, cfg.model.speakers)).to(device)
+        data.train_spk = spk
+        data.valid_spk = torch.from_numpy(frame_speakers(featdir, va, cfg.model.speakers)).to(device)
+        data.probe_spk = spk[pick.to(device)] if cfg.model.kind == "mlp" else spk[start:stop]
+    return data
 
 
 def beta_at(cfg: Config, epoch: int) -> float:
@@ -152,9 +173,10 @@ def build_model(cfg: Config, dim: int, device: torch.device) -> torch.nn.Module:
     return model.to(device)
 
 
-def as_sequence(x: torch.Tensor, stride: int) -> torch.Tensor:
-    """``(N, D)`` concatenated frames -> one ``(1, N', D)`` sequence, N' the largest multiple of stride."""
-    return x[None, : len(x) - len(x) % stride]
+def as_sequence(x: torch.Tensor | None, stride: int) -> torch.Tensor | None:
+    """``(N, ...)`` concatenated frames (or their speakers) -> one ``(1, N', ...)`` sequence, N' the largest
+    multiple of stride (None stays None)."""
+    return None if x is None else x[None, : len(x) - len(x) % stride]
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Adam:
@@ -178,9 +200,10 @@ def batches(x: torch.Tensor, segment: int, batch_frames: int, g: torch.Generator
 
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Tensor | FrameStore", cfg: Config,
-                epoch: int, beta: float) -> dict:
-    """One pass over ``x`` (N, D) in shuffled batches (a frame store: block by block); returns mean loss terms per frame (and, for a
-    VQ-VAE, the commitment term and codebook use over the epoch)."""
+                epoch: int, beta: float, spk: torch.Tensor | None = None) -> dict:
+    """One pass over ``x`` (N, D) in shuffled batches (a frame store: block by block; ``spk (N,)`` the frames'
+    speakers for a conditioned model); returns mean loss terms per frame (and, for a VQ-VAE, the commitment
+    term and codebook use over the epoch)."""
     model.train()
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(cfg.train.seed * 100_003 + epoch)
@@ -190,11 +213,11 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
         vq.reset_usage()
     total = torch.zeros(4, dtype=torch.float64, device=device)
     if torch.is_tensor(x):
-        total += _train_block(model, opt, x, cfg, beta, g)
+        total += _train_block(model, opt, x, cfg, beta, g, spk)
     else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
         for a, b in x.blocks(g, cfg.train.block_frames):
             xs = torch.from_numpy(x.read(a, b)).to(device)
-            total += _train_block(model, opt, xs, cfg, beta, g)
+            total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b])
             del xs
     rec, kl, commit, frames = total.tolist()
     rec, kl, commit = rec / frames, kl / frames, commit / frames
@@ -207,7 +230,7 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
 
 
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
-                 g: torch.Generator) -> torch.Tensor:
+                 g: torch.Generator, spk: torch.Tensor | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
     commitment sum, frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
     total = torch.zeros(4, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
@@ -215,7 +238,7 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
                                                             generator=g, device=x.device)
-        out = model(xb, eps)
+        out = model(xb, eps, None if spk is None else spk[idx])
         terms = loss_terms(xb, out, model.stride)
         loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
         opt.zero_grad(set_to_none=True)
@@ -243,15 +266,15 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
     (dB, c1..c39), mean mu / mean sigma of q(z|x), active latent dims and dead ReLU fraction per layer.
     The held-out utterances are run as one sequence (a temporal model sees across their joins)."""
     model.eval()
-    x = as_sequence(data.valid, model.stride)
+    x, spk = as_sequence(data.valid, model.stride), as_sequence(data.valid_spk, model.stride)
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
     out = model(x, None if model.vq is not None else
-                torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device))
+                torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device), spk)
     terms = loss_terms(x, out, model.stride)
-    mean_out = model(x) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise: the same pass)
+    mean_out = model(x, spk=spk) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise: the same pass)
     err = (x - mean_out.x_mean) * data.std
     mcd = (_MCD_K * torch.sqrt(2.0 * (err**2).sum(dim=-1))).mean()
-    probe = model(as_sequence(data.probe, model.stride))
+    probe = model(as_sequence(data.probe, model.stride), spk=as_sequence(data.probe_spk, model.stride))
     dead = [float((h.flatten(0, -2).amax(dim=0) <= 0).float().mean()) for h in probe.hidden]
     row = {
         "valid_loss": float(terms.recon.mean() + beta * terms.kl_per_frame),
@@ -292,6 +315,8 @@ def resume_conflicts(old: Config, new: Config) -> list[str]:
     """Settings that differ between a checkpoint's config and this run's, other than train.epochs and
     train.device (the two a resumed run may change)."""
     norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, device="auto"))
+    if not new.model.speakers:  # training fills in a conditioned model's speakers: a resume need not repeat them
+        new = dataclasses.replace(new, model=dataclasses.replace(new.model, speakers=old.model.speakers))
     return config_diff(norm(old), norm(new))
 
 
@@ -323,6 +348,9 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     history: list[dict] = []
     start_epoch = 1
     tr, va = choose_split(featdir, cfg, valid_list, train_list)
+    speaker_stats: dict[str, Stats] = {}
+    if cfg.model.conditioning != "none":
+        cfg, speaker_stats = _speaker_setup(featdir, cfg, tr, ck)
     if ck is not None:
         stats = ck.stats
     elif stats_path is not None:
@@ -357,7 +385,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
             row["lr"] = lr_at(cfg, epoch)
             for group in opt.param_groups:
                 group["lr"] = row["lr"]
-        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta))
+        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta, data.train_spk))
         row.update(evaluate_epoch(model, data, cfg, beta))
         row["elapsed_s"] = elapsed0 + time.perf_counter() - t0
         if not all(math.isfinite(v) for v in row.values()):
@@ -368,11 +396,28 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
                 f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). {kept}")
         history.append(row)
         save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history,
-                        train_utts=tr)
+                        train_utts=tr, speaker_stats=speaker_stats)
         write_log_csv(expdir / LOG_CSV, history)
         bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
                         mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")
     return history
+
+
+def _speaker_setup(featdir: Path, cfg: Config, tr: list[str], ck: Checkpoint | None) -> tuple[Config, dict[str, Stats]]:
+    """A speaker-conditioned run: ``model.speakers`` (when not given: the training utterances' speakers, sorted)
+    and each speaker's statistics over its training utterances (log-F0 mapping and references at conversion)."""
+    by_spk = speakers(featdir, tr)
+    names = cfg.model.speakers or tuple(sorted(by_spk))
+    missing = sorted(set(by_spk) - set(names))
+    if missing:
+        raise ExperimentError(f"training speaker(s) {', '.join(missing)} not in model.speakers ({', '.join(names)})")
+    if len(names) < 2:
+        log.warning("model.conditioning=%s with one speaker (%s): the speaker code carries nothing",
+                    cfg.model.conditioning, ", ".join(names))
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, speakers=tuple(names)))
+    if ck is not None:
+        return cfg, ck.speaker_stats
+    return cfg, {s: stats_for(featdir, ids) for s, ids in sorted(by_spk.items())}
 
 
 def _check_expdir(ckpt_file: Path, cfg: Config, resume: bool, overwrite: bool) -> Checkpoint | None:

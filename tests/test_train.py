@@ -100,8 +100,8 @@ def test_divergence_stops_with_advice_and_keeps_last_good_checkpoint(featdir, tm
     good = (tmp_path / "e" / "checkpoint.pt").read_bytes()
     real = train_mod.train_epoch
 
-    def exploding(model, opt, x, cfg, epoch, beta):
-        row = real(model, opt, x, cfg, epoch, beta)
+    def exploding(model, opt, x, cfg, epoch, beta, spk=None):
+        row = real(model, opt, x, cfg, epoch, beta, spk)
         return {**row, "train_loss": float("nan")} if epoch == 3 else row
 
     monkeypatch.setattr(train_mod, "train_epoch", exploding)

@@ -3,13 +3,15 @@
 Every model maps normalised mel-cepstrum sequences ``x (B, T, D)`` to a diagonal Gaussian posterior
 over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)``:
 
-- ``encode(x, hidden=None) -> (mu, logvar)``; ``decode(z, hidden=None) -> (x_mean, x_logvar)``
-- ``forward(x, eps=None) -> VAEOutput`` (``eps=None``: z = mu)
+- ``encode(x, hidden=None, spk=None) -> (mu, logvar)``; ``decode(z, hidden=None, spk=None) -> (x_mean, x_logvar)``
+- ``forward(x, eps=None, spk=None) -> VAEOutput`` (``eps=None``: z = mu)
 - ``layers()``: the weight layers :func:`init_weights` draws; ``stride``: frames per latent vector;
   ``segment``: frames per training example (1 for a frame-wise model)
 
 ``build(cfg, dim)`` picks the model by ``cfg.model.kind``: ``mlp`` (frame-wise, :mod:`.mlp`) or
-``conv`` (1-D convolutions over time, :mod:`.conv`). The loss is the same for all: per-frame Gaussian
+``conv`` (1-D convolutions over time, :mod:`.conv`). A speaker-conditioned model (``model.conditioning``
+decoder or both) also takes ``spk``: integer speaker indices per frame ``(B, T)`` for ``forward`` and
+``encode``, per latent vector ``(B, T')`` for ``decode``, fed as a one-hot beside the layer's input. The loss is the same for all: per-frame Gaussian
 NLL (0.5 log 2 pi included) + beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
 
 With ``cfg.model.quantizer`` residual or product, the same model is a VQ-VAE: the encoder's mean goes
@@ -82,6 +84,17 @@ class SpectralVAE(nn.Module):
 
     stride = 1  # frames per latent vector
     segment = 1  # frames per training example
+    n_speaker_inputs = (0, 0)  # one-hot speaker channels into the (encoder, decoder)
+
+    def with_speaker(self, h: torch.Tensor, spk: torch.Tensor | None, side: int) -> torch.Tensor:
+        """``h (B, T, C)`` with the one-hot of ``spk (B, T)`` appended when the encoder (side 0) or decoder (1)
+        is speaker-conditioned; refuses a conditioned model called without speakers."""
+        n = self.n_speaker_inputs[side]
+        if n == 0:
+            return h
+        if spk is None:
+            raise ValueError("this model is speaker-conditioned: give the speaker of every frame")
+        return torch.cat([h, nn.functional.one_hot(spk.long(), n).to(h.dtype)], dim=-1)
 
     @property
     def vq(self):
@@ -93,16 +106,17 @@ class SpectralVAE(nn.Module):
         """A VQ-VAE's exact rate: codebooks x log2 entries per latent vector, over its ``stride`` frames."""
         return self.vq.bits / self.stride if self.vq is not None else None
 
-    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> VAEOutput:
-        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu) or quantise (VQ), decode."""
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None, spk: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu) or quantise (VQ), decode (``spk (B, T)``:
+        the speaker of each frame, for a speaker-conditioned model; the decoder takes each latent vector's first)."""
         hidden: list[torch.Tensor] = []
-        mu, logvar = self.encode(x, hidden)
+        mu, logvar = self.encode(x, hidden, spk)
         codes = commit = None
         if self.vq is not None:
             z, codes, commit = self.vq(mu)
         else:
             z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
-        x_mean, x_logvar = self.decode(z, hidden)
+        x_mean, x_logvar = self.decode(z, hidden, None if spk is None else spk[:, :: self.stride])
         return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden, codes, commit)
 
     def layers(self) -> list[nn.Module]:
@@ -204,18 +218,20 @@ def objective(terms: LossTerms, beta: float, free_bits: float = 0.0, commitment:
 
 
 @torch.no_grad()
-def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                      spk: torch.Tensor | None = None) -> torch.Tensor:
     """Importance-weighted lower bound of log p(x) (Burda et al. 2016) with ``k`` posterior samples, in
     nats per frame of ``x (B, T, D)`` in the model's normalised space: a scalar (mean over frames).
-    K = 1 is the ELBO; the bound tightens as K grows."""
+    K = 1 is the ELBO; the bound tightens as K grows. ``spk (B, T)``: a speaker-conditioned model's speakers."""
     if model.vq is not None:
         raise ValueError("a VQ-VAE has no posterior to sample: its rate is the code's bits (no NLL estimate)")
-    mu, logvar = model.encode(x)
+    mu, logvar = model.encode(x, None, spk)
+    dec_spk = None if spk is None else spk[:, :: model.stride]
     logs = []
     for _ in range(k):
         eps = torch.randn(mu.shape, generator=generator, device=x.device, dtype=x.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
-        mean, lv = model.decode(z)
+        mean, lv = model.decode(z, None, dec_spk)
         log_px = -0.5 * (((x - mean) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=(1, 2))
         log_pz = -0.5 * (z**2 + LOG_2PI).sum(dim=(1, 2))
         log_qz = -0.5 * (eps**2 + logvar + LOG_2PI).sum(dim=(1, 2))

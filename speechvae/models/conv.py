@@ -18,7 +18,8 @@ class ConvVAE(SpectralVAE):
         super().__init__()
         k, s, ch = cfg.kernel, cfg.stride, list(cfg.hidden)
         self.stride, self.segment = s, cfg.segment
-        enc_in = [dim, *ch[:-1]]
+        n_enc, n_dec = self.n_speaker_inputs = cfg.speaker_inputs
+        enc_in = [dim + n_enc, *ch[:-1]]
         self.enc = nn.ModuleList(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(enc_in[:-1], ch[:-1]))
         # strided: 2s taps, s/2 padding -> exactly T / s outputs, neighbouring windows overlapping by half
         self.enc.append(nn.Conv1d(enc_in[-1], ch[-1], k, padding=k // 2) if s == 1 else
@@ -26,7 +27,7 @@ class ConvVAE(SpectralVAE):
         self.enc_mu = nn.Conv1d(ch[-1], cfg.latent, 1)
         self.enc_logvar = nn.Conv1d(ch[-1], cfg.latent, 1) if cfg.quantizer == "none" else None  # VQ: no variance
         rch = ch[::-1]
-        self.dec = nn.ModuleList([nn.Conv1d(cfg.latent, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)])
+        self.dec = nn.ModuleList([nn.Conv1d(cfg.latent + n_dec, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)])
         self.dec.extend(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(rch[:-1], rch[1:]))
         self.dec_mean = nn.Conv1d(rch[-1], dim, 1)
         self.var = DecoderVariance(decoder_variance, rch[-1], dim)
@@ -39,10 +40,10 @@ class ConvVAE(SpectralVAE):
                 hidden.append(h.transpose(1, 2))
         return h
 
-    def encode(self, x: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self._run(self.enc, x.transpose(1, 2), hidden)  # (B, C, T / s)
+    def encode(self, x: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+        h = self._run(self.enc, self.with_speaker(x, spk, 0).transpose(1, 2), hidden)  # (B, C, T / s)
         return self.enc_mu(h).transpose(1, 2), None if self.enc_logvar is None else self.enc_logvar(h).transpose(1, 2)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self._run(self.dec, z.transpose(1, 2), hidden)  # (B, C, T)
+    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+        h = self._run(self.dec, self.with_speaker(z, spk, 1).transpose(1, 2), hidden)  # (B, C, T)
         return self.dec_mean(h).transpose(1, 2), self.var(h.transpose(1, 2))

@@ -13,8 +13,9 @@ from . import DecoderVariance, SpectralVAE
 class MLPVAE(SpectralVAE):
     def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
         super().__init__()
-        enc_sizes = [dim, *cfg.hidden]
-        dec_sizes = [cfg.latent, *reversed(cfg.hidden)]
+        n_enc, n_dec = self.n_speaker_inputs = cfg.speaker_inputs
+        enc_sizes = [dim + n_enc, *cfg.hidden]
+        dec_sizes = [cfg.latent + n_dec, *reversed(cfg.hidden)]
         self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc_sizes[:-1], enc_sizes[1:]))
         self.enc_mu = nn.Linear(enc_sizes[-1], cfg.latent)
         self.enc_logvar = nn.Linear(enc_sizes[-1], cfg.latent) if cfg.quantizer == "none" else None  # VQ: no variance
@@ -22,16 +23,16 @@ class MLPVAE(SpectralVAE):
         self.dec_mean = nn.Linear(dec_sizes[-1], dim)
         self.var = DecoderVariance(decoder_variance, dec_sizes[-1], dim)
 
-    def encode(self, x: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = x
+    def encode(self, x: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+        h = self.with_speaker(x, spk, 0)
         for layer in self.enc:
             h = torch.relu(layer(h))
             if hidden is not None:
                 hidden.append(h)
         return self.enc_mu(h), None if self.enc_logvar is None else self.enc_logvar(h)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = z
+    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+        h = self.with_speaker(z, spk, 1)
         for layer in self.dec:
             h = torch.relu(layer(h))
             if hidden is not None:

@@ -1,0 +1,113 @@
+"""Voice conversion on CMU ARCTIC bdl <-> slt (issue 11): speaker-conditioned VAEs beside the two references.
+
+    python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [-j 2]
+
+The split of recipes/arctic_vc (by sentence name, the same for both speakers): arctic_a0001-a0300 train (both
+speakers' frames, no pairing), a0301-a0350 dev (held out during training), a0351-a0400 eval. Features: WORLD
+analysis with the recipe's per-speaker F0 ranges, cached in data/bench/arctic_bdl_slt (re-runs skip done files).
+
+Prints a markdown table: per model (a bottleneck: latent size x KL weight, and which layers get the speaker
+code) and direction, the DTW MCD (dB, c1..c39, silence dropped) and F0 RMSE (cents) of the converted eval
+sentences against the target speaker's recordings, beside "no conversion" and per-dimension mean/std
+matching on the same sentences, the model's MCD minus mean/std's, and the speaker leakage of z (accuracy of a
+linear speaker classifier fitted on training z, tested on eval z of both speakers; chance 50%).
+Re-runs skip trained models.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import speechvae  # noqa: F401
+from speechvae.config import AnalysisConfig, load_config
+from speechvae.conversion import convert_folder, evaluate_conversion
+from speechvae.corpus import analyze_corpus, collect_inputs
+from speechvae.featdir import speakers
+from speechvae.reconstruct import load_model
+from speechvae.report import evaluate
+from speechvae.train import fit
+
+from _common import ROOT, corpus_or_exit, table
+
+RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
+CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
+    "mlp latent 8, beta 1 (vc.yaml)": [],
+    "mlp latent 16, beta 1": ["model.latent=16"],
+    "mlp latent 16, beta 0.3": ["model.latent=16", "loss.beta=0.3"],
+    "mlp latent 8, beta 1, code into encoder too": ["model.conditioning=both"],
+    "conv k5 [256, 256], latent 8, beta 1": ["model.kind=conv", "model.hidden=[256, 256]", "train.batch_size=512",
+                                            "train.lr_schedule=cosine", "train.epochs=40"],
+}
+SPEAKERS = ("bdl", "slt")
+
+
+def split(featdir: Path) -> dict[str, list[str]]:
+    """train / dev / eval ids by sentence number: <= 300, 301-350, > 350."""
+    out: dict[str, list[str]] = {"train": [], "dev": [], "eval": []}
+    for ids in speakers(featdir).values():
+        for u in ids:
+            n = int(u.split("_a")[-1])
+            out["train" if n <= 300 else "dev" if n <= 350 else "eval"].append(u)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def features(jobs: int) -> Path:
+    db = corpus_or_exit("cmu_arctic_bdl_slt")
+    out = ROOT / "data" / "bench" / "arctic_bdl_slt"
+    cfg = dataclasses.replace(AnalysisConfig(), f0_ranges=str(RECIPE / "f0_ranges.txt"))
+    rep = analyze_corpus(collect_inputs([db / s for s in SPEAKERS]), out, cfg, jobs=jobs)
+    if rep.failures:
+        raise SystemExit(f"analysis failures: {rep.failures}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "vc")
+    ap.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    ap.add_argument("-j", type=int, default=2, help="analysis processes")
+    args = ap.parse_args()
+    feat = features(args.j)
+    ids = split(feat)
+    print(f"{len(ids['train'])} train / {len(ids['dev'])} dev / {len(ids['eval'])} eval utterances", flush=True)
+    rows, refs = [], {}
+    for name in args.cells:
+        exp = args.out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
+        t0 = time.time()
+        if not (exp / "checkpoint.pt").exists():
+            cfg = load_config(RECIPE / "vc.yaml", CELLS[name])
+            fit(feat, exp, cfg, train_list=_list(exp / "train.list", ids["train"]),
+                valid_list=_list(exp / "dev.list", ids["dev"]), overwrite=True, progress=False)
+        tm = load_model(exp)
+        trained = time.time() - t0
+        leak = evaluate(tm, feat, ids["eval"])["speaker_leakage"]
+        for s, t in (SPEAKERS, SPEAKERS[::-1]):
+            src = [u for u in ids["eval"] if u.startswith(s + "/")]
+            convert_folder(tm, feat, src, t, exp / f"convert_{s}_{t}", wav=False, progress=False)
+            m = evaluate_conversion(exp / f"convert_{s}_{t}", feat, outdir=exp / f"vc_{s}_{t}.json")
+            refs[(s, t)] = m
+            rows.append([name, f"{s} -> {t}", m["model"]["mcd_db"], m["model"]["mcd_db"] - m["meanstd"]["mcd_db"],
+                         m["model"]["f0_rmse_cents"], f"{100 * leak['speaker_accuracy']:.0f}%",
+                         round(trained)])
+        print(rows[-2], rows[-1], flush=True)
+    ref_rows = [[name, f"{s} -> {t}", m[key]["mcd_db"], m[key]["f0_rmse_cents"]]
+                for (s, t), m in refs.items() for name, key in (("no conversion", "none"), ("mean/std matching", "meanstd"))]
+    print(f"\nReferences, {refs[SPEAKERS]['pairs']} held-out sentences per direction:\n")
+    print(table(["reference", "direction", "DTW MCD dB", "F0 RMSE cents"], ref_rows))
+    print("\nSpeaker-conditioned VAEs (same sentences; leakage: linear speaker classifier on held-out z, chance 50%):\n")
+    print(table(["model", "direction", "DTW MCD dB", "vs mean/std dB", "F0 RMSE cents", "speaker leakage",
+                 "train s"], rows))
+    (args.out / "vc.json").write_text(json.dumps({"rows": rows, "references": ref_rows}, indent=1))
+
+
+def _list(path: Path, ids: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{u}\n" for u in ids))
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Voice conversion (issue 11): a speaker-conditioned model, `speechvae convert` and `speechvae evaluate-vc`.
+
+The synthetic corpus is built so that the right answer is known: two speakers read the same sentences, each
+frame is the sentence's content (a smooth trajectory in 2 dims, mapped to c1..c39) plus the speaker's own
+offset, and F0 is the speaker's. A converter that uses the speaker code turns A's frames into B's (the offset
+swapped, the content kept); one that ignores it leaves them A's."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from speechvae.cli import main
+from speechvae.config import AnalysisConfig
+from speechvae.featdir import feature_path, read_manifest, speaker_stats_path, write_featdir_analysis, write_manifest
+from speechvae.features import Features, resolve_analysis
+from speechvae.models import build
+from speechvae.stats import Stats
+
+from conftest import tiny_config
+
+FRAMES = 160
+OFFSET = {"a": 0.6, "b": -0.6}  # added to c1..c4 (the low quefrencies: spectral tilt and the first formants)
+F0 = {"a": 110.0, "b": 220.0}
+
+
+def _content(sentence: int) -> np.ndarray:
+    """``(FRAMES, 39)``: a smooth 2-dim trajectory of the sentence, mapped to c1..c39 by a fixed matrix."""
+    t = np.linspace(0, 1, FRAMES)
+    rng = np.random.default_rng(100 + sentence)
+    path = np.stack([np.sin(2 * np.pi * (1 + sentence % 3) * t + rng.uniform(0, 6)),
+                     np.cos(2 * np.pi * (2 + sentence % 2) * t + rng.uniform(0, 6))], axis=1)
+    mix = np.random.default_rng(7).standard_normal((2, 39)) * 0.3 / np.arange(1, 40)
+    return path @ mix
+
+
+def synthetic_parallel_featdir(root, sentences: int = 12) -> tuple:
+    """Feature folder of speakers a and b reading sentences s00..; returns (folder, train ids, held-out ids)."""
+    cfg = resolve_analysis(AnalysisConfig())
+    rows = []
+    for spk in ("a", "b"):
+        for i in range(sentences):
+            u = f"{spk}/s{i:02d}"
+            mcep = np.zeros((FRAMES, 40))
+            mcep[:, 0] = -1.0
+            mcep[:, 1:] = _content(i)
+            mcep[:, 1:5] += OFFSET[spk]
+            f0 = F0[spk] * (1 + 0.05 * np.sin(np.linspace(0, 7, FRAMES)))  # a contour: log-F0 std > 0
+            f0[:10] = 0.0  # unvoiced start
+            Features(f0=f0, mcep=mcep, bap=np.full((FRAMES, 1), -20.0), power_db=np.full(FRAMES, -20.0), fs=cfg.fs,
+                     frame_period=cfg.frame_period, alpha=cfg.alpha, fft_size=cfg.fft_size).save(feature_path(root, u))
+            rows.append({"utt_id": u, "speaker": spk, "path": "-", "frames": FRAMES, "seconds": FRAMES / 200})
+    write_manifest(root, rows)
+    write_featdir_analysis(root, cfg)
+    ids = [r["utt_id"] for r in rows]
+    held = [u for u in ids if int(u[-2:]) >= sentences - 2]
+    return root, [u for u in ids if u not in held], held
+
+
+def _write_list(path, ids):
+    path.write_text("".join(f"{u}\n" for u in ids))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def vc_model(tmp_path_factory):
+    """A decoder-conditioned MLP trained on the synthetic corpus (latent 2, beta 1: z holds the content)."""
+    root = tmp_path_factory.mktemp("vc")
+    feat, train, held = synthetic_parallel_featdir(root / "feat")
+    exp = root / "exp"
+    sets = ["model.conditioning=decoder", "model.latent=2", "model.hidden=[64, 32]", "model.scaling=global",
+            "loss.beta=1", "loss.decoder_variance=unit", "train.epochs=25", "train.batch_size=64",
+            "train.lr=3e-3", "train.probe_frames=256"]
+    assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(root / "train.list", train),
+                 "--valid-list", _write_list(root / "held.list", held)] + sum([["--set", s] for s in sets], [])) == 0
+    return root, feat, exp, train, held
+
+
+def test_speaker_code_enters_the_decoder_and_is_required():
+    cfg = tiny_config(**{"model.conditioning": "decoder", "model.speakers": "[a, b, c]"})
+    model = build(cfg, 39).eval()
+    x = torch.randn(2, 5, 39)
+    with pytest.raises(ValueError, match="speaker-conditioned"):
+        model(x)
+    outs = [model(x, spk=torch.full((2, 5), i)).x_mean for i in range(3)]
+    assert not torch.allclose(outs[0], outs[1])  # the code changes the decode ...
+    mu = [model(x, spk=torch.full((2, 5), i)).mu for i in range(3)]
+    assert torch.equal(mu[0], mu[2])  # ... and not the encoder (conditioning: decoder)
+    both = build(tiny_config(**{"model.conditioning": "both", "model.speakers": "[a, b]"}), 39).eval()
+    assert not torch.allclose(both(x, spk=torch.zeros(2, 5, dtype=torch.long)).mu,
+                              both(x, spk=torch.ones(2, 5, dtype=torch.long)).mu)
+    assert build(tiny_config(), 39).n_speaker_inputs == (0, 0)
+
+
+def test_training_records_speakers_and_their_statistics(vc_model):
+    from speechvae.checkpoint import load_checkpoint
+    from speechvae.corpus import stats_for
+
+    root, feat, exp, train, _ = vc_model
+    ck = load_checkpoint(exp)
+    assert ck.cfg.model.speakers == ("a", "b")
+    for spk in ("a", "b"):
+        want = stats_for(feat, [u for u in train if u.startswith(spk + "/")])
+        np.testing.assert_allclose(ck.speaker_stats[spk].mcep_mean, want.mcep_mean)
+        assert ck.speaker_stats[spk].lf0_mean == pytest.approx(want.lf0_mean)
+        assert abs(np.exp(ck.speaker_stats[spk].lf0_mean) - F0[spk]) < 0.01 * F0[spk]  # the corpus's F0
+    # a resume needs no speakers list: the checkpoint's is used
+    assert main(["-q", "train", str(feat), "-o", str(exp), "--resume", "--epochs", "26", "--train-list",
+                 str(root / "train.list"), "--valid-list", str(root / "held.list"), "--set", "model.conditioning=decoder",
+                 "--set", "model.latent=2", "--set", "model.hidden=[64, 32]", "--set", "model.scaling=global",
+                 "--set", "loss.beta=1", "--set", "loss.decoder_variance=unit", "--set", "train.batch_size=64",
+                 "--set", "train.lr=3e-3", "--set", "train.probe_frames=256"]) == 0
+    assert load_checkpoint(exp).epoch == 26
+
+
+def test_convert_swaps_the_speaker_and_keeps_the_content(vc_model, tmp_path):
+    root, feat, exp, train, held = vc_model
+    out = tmp_path / "a2b"
+    src = [u for u in held if u.startswith("a/")]
+    assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", _write_list(tmp_path / "l", src),
+                 "--to", "b", "-o", str(out)]) == 0
+    for u in src:
+        f, c = Features.load(feature_path(feat, u)), Features.load(feature_path(out, u))
+        target = Features.load(feature_path(feat, "b/" + u.split("/")[1]))  # the same sentence read by b
+        assert c.frames == f.frames and np.array_equal(c.mcep[:, 0], f.mcep[:, 0]) and np.array_equal(c.bap, f.bap)
+        err_conv = np.sqrt(np.mean((c.mcep[:, 1:] - target.mcep[:, 1:]) ** 2))
+        err_none = np.sqrt(np.mean((f.mcep[:, 1:] - target.mcep[:, 1:]) ** 2))
+        assert err_conv < 0.25 * err_none  # the offset is swapped; a model ignoring the code stays at err_none
+        voiced = f.f0 > 0
+        assert np.array_equal(c.f0 > 0, voiced)
+        np.testing.assert_allclose(np.median(c.f0[voiced]), F0["b"], rtol=0.02)  # log-F0 moved to b's statistics
+        np.testing.assert_allclose(c.f0[voiced], 2 * f.f0[voiced], rtol=0.02)  # same relative contour: x 2
+        import soundfile as sf
+        y, fs = sf.read(out / "wav" / f"{u}.wav")
+        assert abs(len(y) - f.frames * fs * f.frame_period / 1000) <= fs * f.frame_period / 1000  # within a frame
+        assert np.abs(y).max() < 1.0
+    info = json.loads((out / "convert.json").read_text())
+    assert info["target"] == "b" and info["converted"] == len(src) and not info["failures"]
+    assert Stats.load(speaker_stats_path(out, "b")).lf0_mean == pytest.approx(
+        __import__("speechvae.checkpoint", fromlist=["x"]).load_checkpoint(exp).speaker_stats["b"].lf0_mean)
+    assert [r["speaker"] for r in read_manifest(out)] == ["b"] * len(src)
+
+    m_json = tmp_path / "vc.json"
+    assert main(["-q", "evaluate-vc", str(out), str(feat), "-o", str(m_json)]) == 0
+    m = json.loads(m_json.read_text())
+    assert m["pairs"] == len(src) and m["held_out"] is True and m["sources"] == ["a"]
+    assert m["model"]["mcd_db"] < 0.3 * m["none"]["mcd_db"]
+    # the references on the same sentences: mean/std matching removes a pure offset almost entirely
+    assert m["meanstd"]["mcd_db"] < 0.5 * m["none"]["mcd_db"]
+    assert m["none"]["f0_rmse_cents"] == pytest.approx(1200.0, abs=30)  # an octave: 110 -> 220 Hz
+    # both map F0 alike (x 2 here); what is left is DTW's pairing of frames along the 5% vibrato
+    assert m["model"]["f0_rmse_cents"] < 120 and m["meanstd"]["f0_rmse_cents"] < 120
+
+
+def test_convert_goes_on_past_a_bad_file_and_names_it(vc_model, tmp_path, caplog):
+    import shutil
+
+    root, feat, exp, train, held = vc_model
+    bad = tmp_path / "feat"
+    shutil.copytree(feat, bad)
+    src = [u for u in held if u.startswith("a/")]
+    feature_path(bad, src[0]).write_bytes(b"not an npz")
+    out = tmp_path / "out"
+    rc = main(["-q", "convert", "--model", str(exp), str(bad), "--list", _write_list(tmp_path / "l", src), "--to", "b",
+               "-o", str(out), "--no-wav"])
+    assert rc == 1
+    info = json.loads((out / "convert.json").read_text())
+    assert info["converted"] == len(src) - 1 and info["failures"][0].startswith(src[0] + ":")
+    assert feature_path(out, src[1]).is_file() and not feature_path(out, src[0]).exists()
+    assert src[0] in caplog.text
+
+
+def test_convert_refuses_an_unknown_target_or_an_unconditioned_model(vc_model, tmp_path, caplog, three_part_featdir):
+    root, feat, exp, *_ = vc_model
+    assert main(["-q", "convert", "--model", str(exp), str(feat), "--to", "zz", "-o", str(tmp_path / "o")]) == 2
+    assert "speaker 'zz' unknown to this model (its speakers: a, b)" in caplog.text
+    assert not (tmp_path / "o").exists()
+    plain = tmp_path / "plain"
+    assert main(["-q", "train", str(three_part_featdir), "-o", str(plain), "--epochs", "1", "--set", "model.hidden=[8]"]) == 0
+    assert main(["-q", "convert", "--model", str(plain), str(feat), "--to", "b", "-o", str(tmp_path / "o")]) == 2
+    assert "no speaker code" in caplog.text
+    assert main(["-q", "evaluate-vc", str(feat), str(feat), "-o", str(tmp_path / "x.json")]) == 2
+    assert "written by `speechvae convert`" in caplog.text
+
+
+def test_evaluate_rebuilds_each_speaker_as_itself_and_measures_leakage(vc_model, tmp_path):
+    root, feat, exp, train, held = vc_model
+    assert main(["-q", "evaluate", "--model", str(exp), str(feat), "--list", str(root / "held.list"),
+                 "-o", str(tmp_path / "m.json")]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["held_out"] is True and m["mcd_db"] < 2.0
+    leak = m["speaker_leakage"]
+    assert leak["speakers"] == ["a", "b"] and leak["chance"] == pytest.approx(0.5)
+    assert 0.0 <= leak["speaker_accuracy"] <= 1.0 and leak["test_frames"] == len(held) * FRAMES
+
+
+def test_linear_classifier_separates_what_is_separable_and_not_noise():
+    from speechvae.leakage import fit_linear_classifier
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    z = rng.standard_normal((4000, 3))
+    z_sep = z + np.c_[3.0 * (2 * y - 1), np.zeros((4000, 2))]  # class means 6 std apart on dim 0
+    acc = lambda w, b, z, y: np.mean(np.argmax(z @ w + b, axis=1) == y)
+    w, b = fit_linear_classifier(z_sep[:2000], y[:2000], 2)
+    assert acc(w, b, z_sep[2000:], y[2000:]) > 0.99  # Bayes error of this split: Phi(-3) = 0.13%
+    w, b = fit_linear_classifier(z[:2000], y[:2000], 2)
+    assert abs(acc(w, b, z[2000:], y[2000:]) - 0.5) < 0.05  # labels independent of z: chance
