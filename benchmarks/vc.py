@@ -37,6 +37,8 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
     "mlp latent 8, beta 1 (vc.yaml)": [],
     "mlp latent 16, beta 1": ["model.latent=16"],
     "mlp latent 16, beta 0.3": ["model.latent=16", "loss.beta=0.3"],
+    "mlp latent 8, beta 2": ["loss.beta=2"],
+    "mlp latent 8, beta 1, 60 epochs cosine": ["train.epochs=60", "train.lr_schedule=cosine"],
     "mlp latent 8, beta 1, code into encoder too": ["model.conditioning=both"],
     "conv k5 [256, 256], latent 8, beta 1": ["model.kind=conv", "model.hidden=[256, 256]", "train.batch_size=512",
                                             "train.lr_schedule=cosine", "train.epochs=40"],

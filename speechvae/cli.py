@@ -276,6 +276,10 @@ def evaluate_run(args) -> int:
     write_json(args.output, m)
     log.info("MCD %.2f dB (voiced %.2f dB), GV ratio %.3f over %d frames%s -> %s", m["mcd_db"], m["mcd_voiced_db"],
              m["gv_ratio"], m["frames"], "" if m["held_out"] is not False else " (TRAINING utterances)", args.output)
+    if "speaker_leakage" in m:
+        lk = m["speaker_leakage"]
+        log.info("speaker leakage: a linear classifier on z names the speaker of %.0f%% of these frames (chance %.0f%%)",
+                 100 * lk["speaker_accuracy"], 100 * lk["chance"])
     return 0
 
 
