@@ -456,10 +456,11 @@ def evaluate_vc_add(p):
 def evaluate_vc_run(args) -> int:
     from .conversion import conversion_figure, evaluate_conversion
 
+    fig = conversion_figure(args.converted, args.target, args.utt) if args.figure else None  # a bad --utt: refused first
     m = evaluate_conversion(args.converted, args.target, outdir=args.output)
-    if args.figure:
+    if fig is not None:
         from .plots import save_figure
-        log.info("envelopes -> %s", save_figure(conversion_figure(args.converted, args.target, args.utt), args.figure))
+        log.info("envelopes -> %s", save_figure(fig, args.figure))
     log.info("%s -> %s over %d sentences%s:", ", ".join(m["sources"]), m["target"], m["pairs"],
              "" if m["held_out"] else " (some used in TRAINING)")
     for name in ("model", "none", "meanstd"):

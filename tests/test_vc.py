@@ -150,6 +150,11 @@ def test_convert_swaps_the_speaker_and_keeps_the_content(vc_model, tmp_path):
     assert m["none"]["f0_rmse_cents"] == pytest.approx(1200.0, abs=30)  # an octave: 110 -> 220 Hz
     # both map F0 alike (x 2 here); what is left is DTW's pairing of frames along the 5% vibrato
     assert m["model"]["f0_rmse_cents"] < 120 and m["meanstd"]["f0_rmse_cents"] < 120
+    assert main(["-q", "evaluate-vc", str(out), str(feat), "-o", str(tmp_path / "v2.json"), "--figure",
+                 str(tmp_path / "f.png"), "--utt", "a/nope"]) == 2  # a bad --utt: refused before any output
+    assert not (tmp_path / "v2.json").exists()
+    assert main(["-q", "evaluate-vc", str(out), str(feat), "-o", str(tmp_path / "v2.json"), "--figure",
+                 str(tmp_path / "f.png")]) == 0 and (tmp_path / "f.png").stat().st_size > 10_000
 
 
 def test_convert_goes_on_past_a_bad_file_and_names_it(vc_model, tmp_path, caplog):
