@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/fixes.py
 	$(PY) benchmarks/vq.py
 	$(PY) benchmarks/framestore.py
+	$(PY) benchmarks/vc.py
 
 clean:
 	rm -rf $(VENV) data/demo exp/demo
