@@ -59,14 +59,24 @@ def meanstd_convert(f: Features, src: Stats, tgt: Stats) -> Features:
     return dataclasses.replace(f.replace_mcep(mcep), f0=f0_map(f.f0, src, tgt))
 
 
+def sentence_name(utt_id: str) -> str:
+    """The sentence of an id: ``bdl/arctic_a0001`` -> ``arctic_a0001`` (parallel corpora name sentences alike)."""
+    return utt_id.split("/")[-1]
+
+
+def by_sentence(featdir: str | Path, speaker: str) -> dict[str, str]:
+    """Sentence name -> utterance id of ``speaker`` in ``featdir`` (empty when the folder lacks the speaker)."""
+    return {sentence_name(u): u for u in speakers(featdir).get(speaker, [])}
+
+
 def parallel_pairs(featdir: str | Path, src: str, tgt: str, src_ids: list[str] | None = None) -> list[tuple[str, str]]:
     """(source id, target id) of the sentences both speakers read, matched by name (``<speaker>/<name>``
     ids), restricted to ``src_ids`` when given. Refuses a speaker the folder does not hold."""
-    by_spk = {s: {u.split("/")[-1]: u for u in ids} for s, ids in speakers(featdir).items()}  # name -> id
+    by_spk = {s: {sentence_name(u): u for u in ids} for s, ids in speakers(featdir).items()}  # name -> id
     for s in (src, tgt):
         if s not in by_spk:
             raise ValueError(f"{featdir}: no speaker {s!r} (speakers: {', '.join(sorted(by_spk))})")
-    keep = None if src_ids is None else {u.split("/")[-1] for u in src_ids}
+    keep = None if src_ids is None else {sentence_name(u) for u in src_ids}
     names = sorted(n for n in by_spk[src] if n in by_spk[tgt] and (keep is None or n in keep))
     if not names:
         raise ValueError(f"{featdir}: {src} and {tgt} share no sentence names" + (" in the list" if keep else ""))
@@ -163,9 +173,10 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     spk_of = utterance_speakers(featdir)
     stats = dict(tm.checkpoint.speaker_stats)
     for s in sorted({spk_of[u] for u in utt_ids} - set(stats)):
-        log.info("source speaker %s unknown to the model: its F0 statistics from its %s utterances in %s", s,
-                 len(speakers(featdir, utt_ids)[s]), featdir)
-        stats[s] = stats_for(featdir, speakers(featdir, utt_ids)[s])
+        own = [u for u in utt_ids if spk_of[u] == s]
+        log.info("source speaker %s unknown to the model: its F0 statistics from its %d utterances in %s", s,
+                 len(own), featdir)
+        stats[s] = stats_for(featdir, own)
     rows, failures, scaled = [], [], []
     for u in progress_bar(utt_ids, desc=f"convert to {tgt}", unit="utt", enabled=progress):
         src = spk_of[u]
@@ -182,7 +193,8 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
             y = synthesize(out)
             peak = float(np.abs(y).max(initial=0.0))
             if peak > 32767 / 32768:
-                y, _ = y * (PEAK / peak), scaled.append(u)
+                y = y * (PEAK / peak)
+                scaled.append(u)
             write_wav(outdir / "wav" / f"{u}.wav", y, out.fs)
         rows.append({"utt_id": u, "speaker": tgt, "path": str(feature_path(featdir, u)), "frames": out.frames,
                      "seconds": out.frames * out.frame_period / 1000})
@@ -201,26 +213,31 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     return info
 
 
+def read_convert_info(converted: Path) -> dict:
+    """The ``convert.json`` of a folder written by :func:`convert_folder`; ValueError saying so otherwise."""
+    import json
+
+    try:
+        return json.loads((converted / CONVERT_JSON).read_text())
+    except (OSError, ValueError):
+        raise ValueError(f"{converted}: no {CONVERT_JSON}: evaluate-vc takes a folder written by "
+                         "`speechvae convert`") from None
+
+
 def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir: str | Path | None = None) -> dict:
     """Score a folder written by :func:`convert_folder` against the target speaker's recordings of the same
     sentences in ``target_dir`` (matched by name), beside the two references on the same sentences: ``none``
     (the source utterances) and ``meanstd`` (with the statistics the conversion used). Returns
     ``{"model": {...}, "none": {...}, "meanstd": {...}, "pairs": N}`` (each :func:`score_conversion`'s dict)."""
-    import json
-
     converted = Path(converted)
-    try:
-        info = json.loads((converted / CONVERT_JSON).read_text())
-    except (OSError, ValueError):
-        raise ValueError(f"{converted}: no {CONVERT_JSON}: evaluate-vc takes a folder written by "
-                         "`speechvae convert`") from None
+    info = read_convert_info(converted)
     tgt, source_dir = info["target"], Path(info["source_featdir"])
-    by_name = {u.split("/")[-1]: u for u in speakers(target_dir).get(tgt, [])}
+    by_name = by_sentence(target_dir, tgt)
     if not by_name:
         raise ValueError(f"{target_dir}: no utterances of the target speaker {tgt!r} "
                          f"(speakers: {', '.join(sorted(speakers(target_dir)))})")
     done = utterance_speakers(converted)
-    pairs = [(u, by_name[u.split("/")[-1]]) for u in done if u.split("/")[-1] in by_name]
+    pairs = [(u, by_name[sentence_name(u)]) for u in done if sentence_name(u) in by_name]
     if not pairs:
         raise ValueError(f"{converted} and {target_dir}: no sentence names in common")
     if len(pairs) < len(done):
@@ -248,27 +265,25 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
 def conversion_figure(converted: str | Path, target_dir: str | Path, utt: str | None = None):
     """Source / converted / target spectral envelopes (dB over kHz and time) of one converted utterance
     (default: the first) and the target's recording of its sentence: a matplotlib Figure."""
-    import json
-
     from .mcep import mcep_to_sp
     from .plots import envelope_panels
 
     converted = Path(converted)
-    info = json.loads((converted / CONVERT_JSON).read_text())
+    info = read_convert_info(converted)
     done = list(utterance_speakers(converted))
     utt = utt or done[0]
     if utt not in done:
         raise ValueError(f"{utt}: not among the converted utterances of {converted} (e.g. {done[0]})")
-    tgt_id = {u.split("/")[-1]: u for u in speakers(target_dir).get(info["target"], [])}.get(utt.split("/")[-1])
+    tgt_id = by_sentence(target_dir, info["target"]).get(sentence_name(utt))
     if tgt_id is None:
-        raise ValueError(f"{target_dir}: no recording of {utt.split('/')[-1]} by {info['target']}")
+        raise ValueError(f"{target_dir}: no recording of {sentence_name(utt)} by {info['target']}")
     versions = [(f"source ({info['sources'][utt]})", Features.load(feature_path(info["source_featdir"], utt))),
                 (f"converted (to {info['target']})", Features.load(feature_path(converted, utt))),
                 (f"target ({info['target']})", Features.load(feature_path(target_dir, tgt_id)))]
     f = versions[0][1]
     khz = np.arange(f.fft_size // 2 + 1) * f.fs / f.fft_size / 1000.0
     panels = [(label, 10.0 * np.log10(mcep_to_sp(v.mcep, v.alpha, v.fft_size))) for label, v in versions]
-    return envelope_panels(panels, khz, f.frame_period, utt.split("/")[-1])
+    return envelope_panels(panels, khz, f.frame_period, sentence_name(utt))
 
 
 def _train_utts(model_path: str) -> list[str]:

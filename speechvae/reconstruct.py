@@ -168,8 +168,7 @@ def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: b
     ``postfilter.gv``, with a conditioned model's ``speaker``'s GV); c0, F0 and aperiodicity kept."""
     rec = decode(tm, z, feats.frames, speaker)
     if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
-        st = tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats) if speaker else tm.checkpoint.stats
-        rec = gv_postfilter(rec, st.mcep_gv)
+        rec = gv_postfilter(rec, tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats).mcep_gv)
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)
@@ -184,6 +183,7 @@ def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
     A VQ-VAE: the exact ``bits_per_frame`` (codebooks x log2 entries / stride) and its ``kbit_per_s``, and
     ``codebooks``: per codebook the share of entries these utterances use and the perplexity."""
     from .featdir import feature_path, utterance_speakers
+    from .models import gaussian_kl
 
     if tm.model.vq is not None:
         return _vq_rate(tm, featdir, utt_ids)
@@ -192,7 +192,7 @@ def rate(tm: TrainedModel, featdir, utt_ids: list[str]) -> dict:
     for u in utt_ids:
         f = Features.load(feature_path(featdir, u))
         mu, logvar = _encode(tm, f, spk.get(u))  # the KL needs only the posterior
-        kl += float((0.5 * (mu**2 + torch.exp(logvar) - logvar - 1.0)).sum())
+        kl += float(gaussian_kl(mu, logvar).sum())
         frames += len(mu[0]) * tm.model.stride
     nats = kl / frames
     return {"kl_nats_per_frame": nats, "kbit_per_s": nats_to_kbit_s(nats, tm.cfg.analysis.frame_period)}

@@ -193,6 +193,11 @@ class LossTerms:
         return self.kl.mean() / self.stride
 
 
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Elementwise KL(N(mu, exp(logvar)) || N(0, 1)) in nats, the shape of ``mu``."""
+    return 0.5 * (mu**2 + torch.exp(logvar) - logvar - 1.0)
+
+
 def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
     """Per-frame Gaussian NLL of ``x (B, T, D)`` under N(x_mean, exp(x_logvar)), constant 0.5 log 2 pi
     included, and the analytic KL of the diagonal Gaussian posterior from the standard normal prior
@@ -203,7 +208,7 @@ def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
         zero = torch.zeros_like(out.commit)
         return LossTerms(recon=recon, kl=zero, kl_per_dim=torch.zeros_like(out.mu[0, 0]), stride=stride,
                          commit=out.commit)
-    kl_elem = 0.5 * (out.mu**2 + torch.exp(out.logvar) - out.logvar - 1.0)
+    kl_elem = gaussian_kl(out.mu, out.logvar)
     return LossTerms(recon=recon, kl=kl_elem.sum(dim=-1), kl_per_dim=kl_elem.flatten(0, -2).mean(dim=0) / stride,
                      stride=stride)
 
