@@ -108,6 +108,9 @@ class TrainConfig:
     # in blocks of block_frames, so memory does not grow with the corpus; below it they sit in (device) memory
     max_memory_mb: float = 2048.0
     block_frames: int = 1048576
+    # "auto": the frame-wise MLP VAE trains with its gradients written out by hand (fused_step.py, same
+    # maths, ~2x faster steps at batch 128 on CPU); other models, and "autograd", through torch.autograd
+    step: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
+        (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),
         (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,
          "train.max_memory_mb must be >= 0 and train.block_frames >= 1"),
     ]

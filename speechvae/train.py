@@ -24,6 +24,7 @@ from .config import Config, config_diff, save_config
 from .corpus import stats_for
 from .featdir import feature_path, read_featdir_analysis, read_manifest, select_utts, speakers
 from .features import Features, check_compatible, resolve_analysis
+from . import fused_step
 from .framestore import FrameStore, pack
 from .models import build, count_parameters, init_weights, loss_terms, objective
 from .console import progress_bar
@@ -233,6 +234,8 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
                  g: torch.Generator, spk: torch.Tensor | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
     commitment sum, frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
+    if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits) is None:
+        return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
     total = torch.zeros(4, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
@@ -249,6 +252,23 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
             total += torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
                                   terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]).double()
     return total
+
+
+def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config,
+                         beta: float, g: torch.Generator, spk: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`_train_block` for the frame-wise MLP with :mod:`.fused_step`'s gradients: the same batches and
+    the same noise draws (same seed, same curve to float rounding), fewer operations per step."""
+    rec = torch.zeros((), dtype=torch.float64, device=x.device)
+    kl = torch.zeros((), dtype=torch.float64, device=x.device)
+    for idx in batches(x, 1, cfg.train.batch_size, g):
+        idx = idx[:, 0]
+        eps = torch.randn(len(idx), cfg.model.latent, generator=g, device=x.device)
+        r, k = fused_step.mlp_gradients(model, x[idx], eps, beta, None if spk is None else spk[idx])
+        opt.step()
+        rec += r
+        kl += k
+    zero = torch.zeros((), dtype=torch.float64, device=x.device)
+    return torch.stack([rec, kl, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)])
 
 
 def codebook_columns(u: dict) -> dict:
