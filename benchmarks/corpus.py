@@ -42,9 +42,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "corpus")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--db", type=Path, default=None, help="a folder with bdl/ and slt/ (default: the shared corpus)")
     ap.add_argument("--synthetic", default="2000000,20000000", help="frame counts of the memory run ('' = skip)")
     args = ap.parse_args()
-    db = corpus_or_exit("cmu_arctic_bdl_slt")
+    db = args.db or corpus_or_exit("cmu_arctic_bdl_slt")
     out = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

@@ -174,6 +174,9 @@ def build_model(cfg: Config, dim: int, device: torch.device) -> torch.nn.Module:
     return model.to(device)
 
 
+VALID_CHUNK_FRAMES = 16384  # frames per validation pass of a frame-wise model
+
+
 def as_sequence(x: torch.Tensor | None, stride: int) -> torch.Tensor | None:
     """``(N, ...)`` concatenated frames (or their speakers) -> one ``(1, N', ...)`` sequence, N' the largest
     multiple of stride (None stays None)."""
@@ -249,7 +252,7 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
         opt.step()
         with torch.no_grad():
             n = float(xb.shape[0] * xb.shape[1])
-            total += torch.stack([terms.recon.sum(), terms.kl.sum() / model.stride,
+            total += torch.stack([terms.recon.sum(), terms.kl.sum(),
                                   terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]).double()
     return total
 
@@ -288,28 +291,48 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
     model.eval()
     x, spk = as_sequence(data.valid, model.stride), as_sequence(data.valid_spk, model.stride)
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
-    out = model(x, None if model.vq is not None else
-                torch.randn(1, x.shape[1] // model.stride, cfg.model.latent, generator=g, device=x.device), spk)
-    terms = loss_terms(x, out, model.stride)
-    mean_out = model(x, spk=spk) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise: the same pass)
-    err = (x - mean_out.x_mean) * data.std
-    mcd = (_MCD_K * torch.sqrt(2.0 * (err**2).sum(dim=-1))).mean()
+    noise = None if model.vq is not None else torch.randn(1, x.shape[1] // model.stride, cfg.model.latent,
+                                                          generator=g, device=x.device)
+    # a frame-wise model goes through in chunks (the same numbers, memory flat in the held-out set's size: whole,
+    # 100 ARCTIC utterances cost 0.5 GB of activations); a temporal model sees the joined sequence at once
+    chunk = VALID_CHUNK_FRAMES if model.segment == 1 and model.stride == 1 else x.shape[1]
+    acc = dict.fromkeys(("recon", "kl", "kl_dim", "commit", "mcd", "mu", "sigma", "latents"), 0.0)
+    for a in range(0, x.shape[1], chunk):
+        xs, ss = x[:, a:a + chunk], None if spk is None else spk[:, a:a + chunk]
+        out = model(xs, None if noise is None else noise[:, a // model.stride:(a + chunk) // model.stride], ss)
+        terms = loss_terms(xs, out, model.stride)
+        mean_out = model(xs, spk=ss) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise)
+        err = (xs - mean_out.x_mean) * data.std
+        n, latents = xs.shape[1], out.mu.shape[1]
+        acc["recon"] += terms.recon.sum()
+        acc["kl"] += terms.kl.sum()
+        acc["kl_dim"] += terms.kl_per_dim * latents
+        acc["commit"] += terms.commit_per_frame * n
+        acc["mcd"] += (_MCD_K * torch.sqrt(2.0 * (err**2).sum(dim=-1))).sum()
+        acc["mu"] += out.mu.sum()
+        acc["sigma"] += torch.exp(0.5 * out.logvar).sum() if out.logvar is not None else 0.0
+        acc["latents"] += latents
+    frames = x.shape[1]
+    recon, kl, commit = (float(acc[k]) / frames for k in ("recon", "kl", "commit"))
+    kl_per_dim = acc["kl_dim"] / acc["latents"]
+    mcd = float(acc["mcd"]) / frames
+    mu_count = acc["latents"] * cfg.model.latent
     probe = model(as_sequence(data.probe, model.stride), spk=as_sequence(data.probe_spk, model.stride))
     dead = [float((h.flatten(0, -2).amax(dim=0) <= 0).float().mean()) for h in probe.hidden]
     row = {
-        "valid_loss": float(terms.recon.mean() + beta * terms.kl_per_frame),
-        "valid_recon": float(terms.recon.mean()),
-        "valid_kl": float(terms.kl_per_frame),
-        "valid_mcd_db": float(mcd),
-        "mean_mu": float(out.mu.mean()),
+        "valid_loss": recon + beta * kl,
+        "valid_recon": recon,
+        "valid_kl": kl,
+        "valid_mcd_db": mcd,
+        "mean_mu": float(acc["mu"]) / mu_count,
         # a VQ-VAE's encoder is deterministic: sigma 0; all its dims carry the code
-        "mean_sigma": float(torch.exp(0.5 * out.logvar).mean()) if out.logvar is not None else 0.0,
-        "active_dims": (int((terms.kl_per_dim * model.stride > ACTIVE_KL_NATS).sum()) if out.logvar is not None
+        "mean_sigma": float(acc["sigma"]) / mu_count if model.vq is None else 0.0,
+        "active_dims": (int((kl_per_dim * model.stride > ACTIVE_KL_NATS).sum()) if model.vq is None
                         else cfg.model.latent),
     }
-    if out.commit is not None:
-        row["valid_loss"] = float(terms.recon.mean() + cfg.loss.commitment * terms.commit_per_frame)
-        row["valid_commit"] = float(terms.commit_per_frame)
+    if model.vq is not None:
+        row["valid_loss"] = recon + cfg.loss.commitment * commit
+        row["valid_commit"] = commit
     n_enc = len(model.enc)
     for i, d in enumerate(dead):
         name = f"dead_enc{i + 1}" if i < n_enc else f"dead_dec{i - n_enc + 1}"

@@ -181,3 +181,29 @@ def test_per_speaker_f0_ranges(tmp_path):
     assert low.fft_size == high.fft_size == 1024
     ranges.write_text("high 50 500\n")
     assert main(["analyze", str(tmp_path / "w"), "-o", str(tmp_path / "g"), "--f0-ranges", str(ranges)]) == 2
+
+
+def test_analyze_never_imports_torch(tmp_path, example_wav):
+    """analyze has no use for torch (about 1.5 s of import per process): a `torch` that fails on import,
+    first on the path of the command and of its pool workers, must not matter (nor must it to `stats`)."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch imported by a command that does not need it')\n")
+    wavs = tmp_path / "spk"
+    wavs.mkdir()
+    x, fs = sf.read(example_wav)
+    for i in range(2):
+        sf.write(wavs / f"u{i}.wav", x[i * fs // 2:], fs)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "speechvae.cli", "-q", *a], env=env, capture_output=True,
+                                    text=True)
+    r = run("analyze", str(wavs), "-o", str(tmp_path / "feat"), "-j", "2", "--f0", "dio")
+    assert r.returncode == 0, r.stderr
+    assert len(select_utts(tmp_path / "feat")) == 2
+    r = run("stats", str(tmp_path / "feat"), "-o", str(tmp_path / "s.npz"))
+    assert r.returncode == 0, r.stderr
+    assert run("train", str(tmp_path / "feat"), "-o", str(tmp_path / "e")).returncode != 0  # the fake does bite

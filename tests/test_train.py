@@ -285,3 +285,37 @@ def test_hand_written_step_trains_like_autograd(featdir, tmp_path):
     assert "not the frame-wise MLP" in unsupported(conv, 0.0)
     mlp = train_mod.build_model(_cfg(), 39, torch.device("cpu"))
     assert unsupported(mlp, 0.5) == "free bits"
+
+
+def test_logged_training_kl_is_per_frame_for_a_strided_model():
+    """A model with one latent vector per 2 frames: the epoch's train_kl is KL per *frame* (as valid_kl and the
+    objective count it), the KL of the sequence's 16-frame segments over its frames; the log once divided by the stride
+    twice and showed half of it. The weights barely move (lr 1e-12), so the epoch sees the initial model."""
+    from speechvae.models import loss_terms
+
+    cfg = _cfg(**{"model.kind": "conv", "model.hidden": "[16, 16]", "model.stride": 2, "model.segment": 16})
+    torch.manual_seed(0)
+    model = train_mod.build_model(cfg, 39, torch.device("cpu"))
+    x = torch.cumsum(0.3 * torch.randn(4096, 39), dim=0) / 8  # smooth, like mel-cepstra over time
+    row = train_mod.train_epoch(model, torch.optim.Adam(model.parameters(), lr=1e-12), x, cfg, 1, 1.0)
+    with torch.no_grad():
+        mu, logvar = model.encode(x.reshape(-1, 16, 39))  # the training segments' length, without their random offsets
+        per_frame = float(0.5 * (mu**2 + logvar.exp() - logvar - 1).sum()) / len(x)
+    assert row["train_kl"] == pytest.approx(per_frame, rel=0.1)
+
+
+def test_validation_in_chunks_gives_the_whole_pass_numbers(monkeypatch):
+    """A frame-wise model's held-out pass goes in chunks (memory flat in the held-out set's size): the row
+    equals the one-pass row, for a Gaussian VAE and a VQ-VAE."""
+    frames = torch.cumsum(0.3 * torch.randn(3000, 39), dim=0) / 8
+    data = train_mod.Data(train=frames[:1000], valid=frames[1000:], probe=frames[:256], std=torch.full((39,), 0.5))
+    for over in ({}, {"model.quantizer": "residual"}):
+        cfg = _cfg(**over)
+        torch.manual_seed(0)
+        model = train_mod.build_model(cfg, 39, torch.device("cpu"))
+        monkeypatch.setattr(train_mod, "VALID_CHUNK_FRAMES", 16384)
+        whole = train_mod.evaluate_epoch(model, data, cfg, 1.0)
+        monkeypatch.setattr(train_mod, "VALID_CHUNK_FRAMES", 300)
+        chunked = train_mod.evaluate_epoch(model, data, cfg, 1.0)
+        assert set(chunked) == set(whole)
+        assert chunked == pytest.approx(whole, rel=1e-5, abs=1e-7)
