@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/vq.py
 	$(PY) benchmarks/framestore.py
 	$(PY) benchmarks/vc.py
+	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/corpus.py
 
 clean:
 	rm -rf $(VENV) data/demo exp/demo

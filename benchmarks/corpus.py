@@ -7,7 +7,8 @@ factor, peak RSS.
 Stages: analyze with -j 1 and -j 2 into fresh folders (parallel efficiency = t1 / (2 t2)); stats over the
 training list; train (default config, the training list; the dev list gives the held-out MCD of every epoch:
 training frames/s, and the epoch and wall seconds at which the held-out MCD reaches its plateau, the first
-epoch within 2% of the run's best); evaluate (the eval list); resynth (the eval list through the model).
+epoch within 2% of the run's best); evaluate (the eval list) beside PCA-k on the same utterances (k = 16, 32, 39:
+the default model's 64 latent dims can hold all 39); resynth (the eval list through the model).
 Split by sentence number, the same for both speakers: <= 300 train, 301-350 dev, > 350 eval.
 
 --synthetic: training's peak RSS on synthetic feature folders of these sizes (generated, trained one epoch
@@ -92,6 +93,12 @@ def main() -> None:
                                    str(out / "eval.json")], seconds(ids["eval"]))
     metrics = json.loads((out / "eval.json").read_text())
     rows[-1][4] = f"held-out MCD {metrics['mcd_db']:.2f} dB"
+    # the linear reference on the same held-out utterances (PCA-k of the training frames, in the MCD's scale)
+    stage("baseline pca (eval list)", ["baseline", "pca", str(feat), "-o", str(out / "pca"), "--dims", "16,32,39",
+                                       "--train-list", str(lists["train"]), "--list", str(lists["eval"])],
+          seconds(ids["eval"]))
+    pca = {k: json.loads((out / "pca" / f"pca{k}.json").read_text())["mcd_db"] for k in (16, 32, 39)}
+    rows[-1][4] = "held-out MCD " + ", ".join(f"PCA-{k} {v:.2f} dB" for k, v in pca.items())
     stage("resynth (eval list, through the model)", ["resynth", str(feat), "--model", str(exp), "--list",
                                                      str(lists["eval"]), "-o", str(out / "wav")], seconds(ids["eval"]))
     print(f"\n## The pipeline on CMU ARCTIC bdl + slt: {len(manifest)} utterances, {total / 60:.1f} min; "

@@ -185,7 +185,7 @@ def test_per_speaker_f0_ranges(tmp_path):
 
 def test_analyze_never_imports_torch(tmp_path, example_wav):
     """analyze has no use for torch (about 1.5 s of import per process): a `torch` that fails on import,
-    first on the path of the command and of its pool workers, must not matter (nor must it to `stats`)."""
+    first on the path of the command and of its pool workers, must not matter (nor to `stats` and `lists`)."""
     import os
     import subprocess
     import sys
@@ -205,5 +205,7 @@ def test_analyze_never_imports_torch(tmp_path, example_wav):
     assert r.returncode == 0, r.stderr
     assert len(select_utts(tmp_path / "feat")) == 2
     r = run("stats", str(tmp_path / "feat"), "-o", str(tmp_path / "s.npz"))
+    assert r.returncode == 0, r.stderr
+    r = run("lists", str(wavs), "-o", str(tmp_path / "lists"), "--n-dev", "0", "--n-eval", "0")
     assert r.returncode == 0, r.stderr
     assert run("train", str(tmp_path / "feat"), "-o", str(tmp_path / "e")).returncode != 0  # the fake does bite
