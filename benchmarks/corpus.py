@@ -33,10 +33,10 @@ from vc import RECIPE, SPEAKERS, split
 CLI = [sys.executable, "-m", "speechvae.cli", "-q"]
 
 
-def plateau(log: list[dict]) -> dict:
-    """The first epoch whose held-out MCD is within 2% of the run's best: its row of log.csv."""
+def plateau(log: list[dict]) -> tuple[dict, float]:
+    """The first epoch whose held-out MCD is within 2% of the run's best: its row of log.csv, and the best (dB)."""
     best = min(float(r["valid_mcd_db"]) for r in log)
-    return next(r for r in log if float(r["valid_mcd_db"]) <= 1.02 * best)
+    return next(r for r in log if float(r["valid_mcd_db"]) <= 1.02 * best), best
 
 
 def main() -> None:
@@ -54,10 +54,10 @@ def main() -> None:
     ranges = ["--f0-ranges", str(RECIPE / "f0_ranges.txt")]
     rows, cells = [], {}
 
-    def stage(name: str, cmd: list[str], seconds: float | None = None, note: str = "") -> tuple[float, float]:
+    def stage(name: str, cmd: list[str], seconds: float | None = None) -> tuple[float, float]:
         rss, wall = peak_rss_mb(CLI + cmd)
         cells[name] = {"wall_s": wall, "peak_rss_mb": rss}
-        rows.append([name, wall, seconds and wall / seconds or "", rss, note])
+        rows.append([name, wall, seconds and wall / seconds or "", rss, ""])
         print(f"({name}: {wall:.1f} s, {rss:.0f} MB)", flush=True)
         return rss, wall
 
@@ -70,24 +70,24 @@ def main() -> None:
     total = seconds(manifest)
     rows[0][2], rows[1][2] = t1 / total, t2 / total
     rows[1][4] = f"parallel efficiency {t1 / (2 * t2):.0%} ({t1 / t2:.2f}x)"
-    lists = {k: out / f"{k}.list" for k in ("train", "dev", "eval")}
-    for k, ids in split(feat).items():
-        lists[k].write_text("".join(f"{u}\n" for u in ids))
-    ids = {k: p.read_text().split() for k, p in lists.items()}
+    ids = split(feat)
+    lists = {k: out / f"{k}.list" for k in ids}
+    for k, v in ids.items():
+        lists[k].write_text("".join(f"{u}\n" for u in v))
     frames = sum(int(manifest[u]["frames"]) for u in ids["train"])
 
     stage("stats (train list)", ["stats", str(feat), "--list", str(lists["train"]), "-o", str(out / "stats.npz")],
           seconds(ids["train"]))
     exp = out / "exp"
-    _, tt = stage("train", ["train", str(feat), "-o", str(exp), "--stats", str(out / "stats.npz"), "--train-list",
+    stage("train", ["train", str(feat), "-o", str(exp), "--stats", str(out / "stats.npz"), "--train-list",
                             str(lists["train"]), "--valid-list", str(lists["dev"]), "--epochs", str(args.epochs)],
                   seconds(ids["train"]) * args.epochs)
     with open(exp / "log.csv") as f:
         log = list(csv.DictReader(f))
-    p = plateau(log)
+    p, best = plateau(log)
     train_s = float(log[-1]["elapsed_s"])
     rows[-1][4] = (f"{frames:,} frames x {args.epochs} epochs: {frames * args.epochs / train_s:,.0f} frames/s in the "
-                   f"loop; dev MCD plateau (within 2% of best {min(float(r['valid_mcd_db']) for r in log):.2f} dB) "
+                   f"loop; dev MCD plateau (within 2% of best {best:.2f} dB) "
                    f"at epoch {p['epoch']}, {float(p['elapsed_s']):.0f} s")
     stage("evaluate (eval list)", ["evaluate", str(feat), "--model", str(exp), "--list", str(lists["eval"]), "-o",
                                    str(out / "eval.json")], seconds(ids["eval"]))

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import corpus_or_exit, table
+from framestore import peak_rss_mb
 
 HAND_LOOP = """
 import sys
@@ -36,11 +35,8 @@ for p in sys.argv[2:]:
 
 
 def wall(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"failed: {' '.join(cmd[:4])} ...\n{r.stderr[-2000:]}")
-    return time.perf_counter() - t0
+    """Wall seconds of ``cmd`` as a child process (framestore.py's runner; exits naming a failure)."""
+    return peak_rss_mb(cmd)[1]
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import LOG_2PI
+from .models import LOG_2PI, gaussian_kl
 from .models.mlp import MLPVAE
 
 
@@ -87,12 +87,11 @@ def mlp_gradients(model: nn.Module, x: torch.Tensor, eps: torch.Tensor, beta: fl
         g = diff * (w / n)
         g_v = 0.5 * (1.0 - sq_w.mean(0))  # d/dv_d of mean_b 0.5 (sq e^-v + v)
         v.grad = g_v if var.kind == "per_dim" else g_v.sum().reshape(1)
-    var_exp = sd * sd
-    kl = 0.5 * (mu.square() + var_exp - logvar - 1.0).sum(-1)
+    kl = gaussian_kl(mu, logvar).sum(-1)
 
     g_z = _backward([*model.dec, model.dec_mean], dacts, g, True)[:, :z.shape[1]]
     g_mu = g_z + mu * (beta / n)
-    g_logvar = g_z * eps * (0.5 * sd) + (var_exp - 1.0) * (0.5 * beta / n)
+    g_logvar = g_z * eps * (0.5 * sd) + (sd * sd - 1.0) * (0.5 * beta / n)
     model.enc_mu.weight.grad = g_mu.t() @ h
     model.enc_mu.bias.grad = g_mu.sum(0)
     model.enc_logvar.weight.grad = g_logvar.t() @ h

@@ -287,7 +287,8 @@ def codebook_columns(u: dict) -> dict:
 def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float) -> dict:
     """Validation ELBO terms per frame (fixed noise), held-out MCD of the posterior-mean reconstruction
     (dB, c1..c39), mean mu / mean sigma of q(z|x), active latent dims and dead ReLU fraction per layer.
-    The held-out utterances are run as one sequence (a temporal model sees across their joins)."""
+    A temporal model sees the held-out utterances as one sequence (across their joins); a frame-wise one goes
+    through them in chunks of VALID_CHUNK_FRAMES."""
     model.eval()
     x, spk = as_sequence(data.valid, model.stride), as_sequence(data.valid_spk, model.stride)
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
