@@ -353,13 +353,16 @@ def decode_add(p):
                    help="feature folder of the decoded mel-cepstra (resynth and evaluate take it)")
     p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None,
                    help="GV post-filter on the decoded frames (default: the model's postfilter.gv)")
+    p.add_argument("--to", metavar="SPEAKER", help="speaker-conditioned model: decode every code as this speaker "
+                   "(log-F0 moved to its statistics); default: each utterance's own speaker")
 
 
 def decode_run(args) -> int:
     from .codes import decode_folder
     from .reconstruct import load_model
 
-    n = decode_folder(load_model(args.model, args.device), args.codedir, args.output, args.gv_postfilter)
+    n = decode_folder(load_model(args.model, args.device), args.codedir, args.output, args.gv_postfilter,
+                      speaker=args.to)
     log.info("%d utterances decoded -> %s", n, args.output)
     return 0
 

@@ -10,9 +10,14 @@ A code folder holds ``code.json`` (the model's fingerprint, what the codes are, 
   ``bap (T, B)`` dB and ``power_db (T,)``. The rate a model reports counts the envelope code only.
 
 T' = ceil(T / stride). Decoding with another model than the one that encoded is refused (fingerprint).
+
+A speaker-conditioned model: the manifest keeps each utterance's speaker, and ``decode`` decodes each code with
+its own speaker's code, or with ``speaker=`` another known speaker's (the envelope decoded as that speaker and
+log-F0 moved to its statistics, as ``speechvae convert`` does: stored codes, converted at decode time).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .featdir import feature_path, read_manifest, write_featdir_analysis, write_manifest
+from .featdir import feature_path, read_manifest, utterance_speakers, write_featdir_analysis, write_manifest
 from .features import Features, check_compatible
 from .reconstruct import TrainedModel, bits_to_kbit_s, codes_to_latents, encode, encode_codes, with_latents
 from .store import StoreError, load_npz, save_npz, write_json
@@ -60,17 +65,19 @@ def describe(tm: TrainedModel) -> dict:
     return out
 
 
-def encode_utterance(tm: TrainedModel, feats: Features) -> dict[str, np.ndarray]:
-    """The arrays of one code file (see the module docstring)."""
-    code = ({"codes": encode_codes(tm, feats)} if tm.model.vq is not None
-            else {"z": encode(tm, feats)[0].astype(np.float32)})
+def encode_utterance(tm: TrainedModel, feats: Features, speaker: str | None = None) -> dict[str, np.ndarray]:
+    """The arrays of one code file (see the module docstring); ``speaker``: who speaks (needed by a model
+    whose encoder is speaker-conditioned)."""
+    code = ({"codes": encode_codes(tm, feats, speaker)} if tm.model.vq is not None
+            else {"z": encode(tm, feats, speaker)[0].astype(np.float32)})
     return {**code, "f0": feats.f0, "c0": feats.mcep[:, 0], "bap": feats.bap, "power_db": feats.power_db,
             **{k: np.asarray(v) for k, v in feats.spec().items() if k != "order"}, "order": np.int64(feats.order)}
 
 
 def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter: bool | None = None,
-                     what: str = "code file") -> Features:
-    """One code file's arrays -> Features with the model's decoded c1..c39 (as ``reconstruct`` gives)."""
+                     what: str = "code file", speaker: str | None = None) -> Features:
+    """One code file's arrays -> Features with the model's decoded c1..c39 (as ``reconstruct`` gives), decoded
+    as ``speaker`` by a speaker-conditioned model. F0 as stored."""
     if tm.model.vq is not None:
         if "codes" not in arrays:
             raise StoreError(f"{what}: holds latent means, but this model is a VQ-VAE (needs code indices)")
@@ -88,7 +95,7 @@ def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter
     check_compatible(side, tm.cfg.analysis, what)
     if len(z) != -(-frames // tm.model.stride):
         raise StoreError(f"{what}: {len(z)} latent vectors for {frames} frames (stride {tm.model.stride})")
-    return with_latents(tm, side, z, postfilter)
+    return with_latents(tm, side, z, postfilter, speaker)
 
 
 def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], codedir: str | Path,
@@ -99,15 +106,16 @@ def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], cod
 
     codedir = Path(codedir)
     info, rows, frames, nbytes = describe(tm), [], 0, 0
+    spk = utterance_speakers(featdir)
     for u in progress_bar(utt_ids, desc="encode", unit="utt", enabled=progress):
         path = feature_path(featdir, u)
         f = Features.load(path)
         check_compatible(f, tm.cfg.analysis, str(path))
-        arrays = encode_utterance(tm, f)
+        arrays = encode_utterance(tm, f, spk[u] if tm.conditioned else None)
         save_npz(code_path(codedir, u), arrays)
         code = arrays.get("codes", arrays.get("z"))
         frames, nbytes = frames + f.frames, nbytes + code.nbytes
-        rows.append({"utt_id": u, "speaker": "-", "path": str(path), "frames": f.frames,
+        rows.append({"utt_id": u, "speaker": spk[u], "path": str(path), "frames": f.frames,
                      "seconds": f.frames * f.frame_period / 1000})
     info.update(utterances=len(rows), frames=frames, code_bytes=nbytes)
     write_manifest(codedir, rows)
@@ -131,22 +139,35 @@ def read_code_info(codedir: str | Path) -> dict:
 
 
 def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, postfilter: bool | None = None,
-                  progress: bool = True) -> int:
+                  progress: bool = True, speaker: str | None = None) -> int:
     """Code folder -> feature folder (features/, manifest.tsv, analysis.yaml); returns the utterance count.
-    Refuses a code folder written by another model."""
+    Refuses a code folder written by another model. A speaker-conditioned model decodes each code as its own
+    speaker, or as ``speaker`` with log-F0 moved from the source speaker's statistics to its (both must be
+    known to the model; an unknown source: use ``speechvae convert``, which measures its statistics)."""
     from .console import progress_bar
+    from .conversion import f0_map
 
     info = read_code_info(codedir)
     mine = model_fingerprint(tm)
     if info["model"] != mine:
         raise StoreError(f"{codedir}: written by model {info['model']}, not by this one ({mine}): decode with the "
                          "model that encoded it")
+    manifest, stats = read_manifest(codedir), tm.checkpoint.speaker_stats
+    if speaker is not None:
+        tm.checkpoint.speaker_index(speaker)  # refuses an unconditioned model or an unknown speaker before any work
+        unknown = sorted({r["speaker"] for r in manifest} - set(stats))
+        if unknown:
+            raise ValueError(f"{codedir}: speaker(s) {', '.join(unknown)} unknown to this model, so their F0 cannot "
+                             f"be mapped to {speaker}'s: convert their features with `speechvae convert`")
     rows = []
-    for r in progress_bar(read_manifest(codedir), desc="decode", unit="utt", enabled=progress):
+    for r in progress_bar(manifest, desc="decode", unit="utt", enabled=progress):
         path = code_path(codedir, r["utt_id"])
-        f = decode_utterance(tm, load_npz(path), postfilter, str(path))
+        own = r["speaker"] if tm.conditioned else None
+        f = decode_utterance(tm, load_npz(path), postfilter, str(path), speaker or own)
+        if speaker is not None:
+            f = dataclasses.replace(f, f0=f0_map(f.f0, stats[own], stats[speaker]))
         f.save(feature_path(outdir, r["utt_id"]))
-        rows.append({**r, "path": str(path)})
+        rows.append({**r, "speaker": speaker or r["speaker"], "path": str(path)})
     write_manifest(outdir, rows)
     write_featdir_analysis(outdir, tm.cfg.analysis)
     return len(rows)

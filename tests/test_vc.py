@@ -211,3 +211,31 @@ def test_linear_classifier_separates_what_is_separable_and_not_noise():
     assert acc(w, b, z_sep[2000:], y[2000:]) > 0.99  # Bayes error of this split: Phi(-3) = 0.13%
     w, b = fit_linear_classifier(z[:2000], y[:2000], 2)
     assert abs(acc(w, b, z[2000:], y[2000:]) - 0.5) < 0.05  # labels independent of z: chance
+
+
+def test_codes_of_a_conditioned_model_decode_as_their_speaker_or_convert(vc_model, tmp_path, caplog):
+    """Stored codes keep who spoke: decoded as their own speaker they equal `reconstruct`; decoded `--to` the
+    other speaker they equal `speechvae convert` (envelope and F0), from the same stored code."""
+    from speechvae.reconstruct import load_model, reconstruct
+
+    root, feat, exp, train, held = vc_model
+    codes, lst = tmp_path / "codes", _write_list(tmp_path / "held.list", held)
+    assert main(["-q", "encode", str(feat), "--model", str(exp), "-o", str(codes), "--list", lst]) == 0
+    assert {r["utt_id"]: r["speaker"] for r in read_manifest(codes)} == {u: u.split("/")[0] for u in held}
+    assert main(["-q", "decode", str(codes), "--model", str(exp), "-o", str(tmp_path / "own")]) == 0
+    tm = load_model(exp, "cpu")
+    for u in held:
+        want = reconstruct(tm, Features.load(feature_path(feat, u)), speaker=u.split("/")[0])
+        np.testing.assert_allclose(Features.load(feature_path(tmp_path / "own", u)).mcep, want.mcep, atol=1e-5)
+    assert main(["-q", "decode", str(codes), "--model", str(exp), "-o", str(tmp_path / "to_b"), "--to", "b"]) == 0
+    src = [u for u in held if u.startswith("a/")]
+    assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", _write_list(tmp_path / "a.list", src),
+                 "--to", "b", "-o", str(tmp_path / "conv"), "--no-wav"]) == 0
+    for u in src:
+        dec, conv = (Features.load(feature_path(d, u)) for d in (tmp_path / "to_b", tmp_path / "conv"))
+        np.testing.assert_allclose(dec.mcep, conv.mcep, atol=1e-5)
+        np.testing.assert_allclose(dec.f0, conv.f0, rtol=1e-9)
+        assert np.median(dec.f0[dec.f0 > 0]) == pytest.approx(F0["b"], rel=0.02)
+    assert {r["speaker"] for r in read_manifest(tmp_path / "to_b")} == {"b"}
+    assert main(["-q", "decode", str(codes), "--model", str(exp), "-o", str(tmp_path / "x"), "--to", "zz"]) == 2
+    assert "speaker 'zz' unknown to this model" in caplog.text and not (tmp_path / "x").exists()
