@@ -5,8 +5,9 @@ CMU ARCTIC bdl sentences, US male), every model beside PCA-k fitted on the same 
     python benchmarks/compact.py [--out data/bench/compact] [-j 1]
 
 Prints markdown tables: per latent size, each model family's held-out MCD, GV ratio, frames above
-2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on both speakers; then the true ELBO
-(beta = 1 at the end) without any post-filter. Writes rd.csv and the plots of each family under --out.
+2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on both speakers; then the rate axis
+over beta (the true-ELBO family, rate8k.yaml, rate.yaml) and the true ELBO (beta = 1 at the end) without any
+post-filter. Writes rd.csv and the plots of each family under --out.
 Re-runs skip finished cells.
 """
 from __future__ import annotations
@@ -40,6 +41,11 @@ FAMILIES = {
 # the rate axis: beta (the price of a nat) over a 64-dim latent, MCD scale, beta warm-up, no free bits
 BETA_FAMILY = ("true-ELBO family over beta, MCD scale (elbo.yaml, shared variance, no free bits)", "elbo.yaml",
                ["model.scaling=global", "loss.decoder_variance=shared", "loss.free_bits=0"], "0.3,1,1.5,2,3")
+# the two named rate configs over beta: rate8k.yaml (the frame-wise MLP, 64 dims, 80 epochs cosine) and rate.yaml
+# (conv, one 64-dim latent vector per 2 frames, 120 epochs cosine)
+RATE8K_FAMILY = ("rate8k.yaml over beta (mlp, 64 dims per frame, 80 epochs cosine)", "rate8k.yaml", [], "0.9,0.97,1")
+RATE_FAMILY = ("rate.yaml over beta (conv k5 [256, 256], a 64-dim latent vector per 2 frames)", "rate.yaml", [],
+               "0.2,0.3,0.5,1")
 
 
 def unseen_speaker(out: Path, jobs: int) -> Path:
@@ -85,29 +91,35 @@ def main() -> None:
                          float(r["gv_ratio"]), float(r["share_over_2db"]), float(r["kbit_per_s"]), b, pca_bdl[k],
                          f"{100 * (b / pca_bdl[k] - 1):+.0f}%"])
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
-    fam, conf, sets, betas = BETA_FAMILY
-    res = run_rd(feat, out / "beta", {"loss.beta": [float(b) for b in betas.split(",")]},
-                 train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
-                 eval_list=str(lists / "eval.list"), config=str(CONF / conf), overrides=sets, jobs=args.jobs,
-                 progress=False)
-    rate_rows = []
-    for r in res:
-        if r["model"] != "pca" and r.get("mcd_db") is not None:
-            tm = load_model(out / "beta" / "cells" / r["cell"], "cpu")
-            rate_rows.append([r["cell"], float(r["mcd_db"]), float(r["gv_ratio"]), float(r["kl_nats_per_frame"]),
-                              float(r["kbit_per_s"]), score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]])
+    beta_rows = {}
+    for family, sub in ((BETA_FAMILY, "beta"), (RATE8K_FAMILY, "rate8k"), (RATE_FAMILY, "rate")):
+        fam, conf, sets, betas = family
+        t0 = time.perf_counter()
+        res = run_rd(feat, out / sub, {"loss.beta": [float(b) for b in betas.split(",")]},
+                     train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
+                     eval_list=str(lists / "eval.list"), config=str(CONF / conf), overrides=sets, jobs=args.jobs,
+                     progress=False)
+        beta_rows[fam] = []
+        for r in res:
+            if r["model"] != "pca" and r.get("mcd_db") is not None:
+                tm = load_model(out / sub / "cells" / r["cell"], "cpu")
+                beta_rows[fam].append([r["cell"], float(r["mcd_db"]), float(r["gv_ratio"]),
+                                       float(r["kl_nats_per_frame"]), float(r["kbit_per_s"]),
+                                       score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]])
+                combined.append({**r, "cell": f"{sub} beta {r['cell'].split('=')[1]},model.latent={r['latent']}"})
+        print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"\n## Compact codes: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances) and unseen speaker bdl "
           f"({len(bdl_ids)} ARCTIC sentences); PCA-k fitted on the same {len(train_ids)} training utterances\n")
     print(table(["model", "latent dims", "MCD dB", "PCA-k MCD dB", "vs PCA", "GV ratio", "frames > 2 dB",
                  "rate kbit/s", "unseen bdl MCD dB", "bdl PCA-k dB", "bdl vs PCA"], rows))
 
-    combined += [{**r, "cell": f"beta {r['cell'].split('=')[1]},model.latent=64"} for r in res if r["model"] != "pca"]
     from speechvae.plots import rate_distortion_curves, save_figure
 
     for name, fig in rate_distortion_curves(combined).items():
         print("figure:", save_figure(fig, out / f"all_{name}"))
-    print(f"\n## Rate: {fam}, held-out S0913 (PCA has no rate until quantised)\n")
-    print(table(["cell", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "unseen bdl MCD dB"], rate_rows))
+    for fam, rate_rows in beta_rows.items():
+        print(f"\n## Rate: {fam}, held-out S0913 (PCA has no rate until quantised)\n")
+        print(table(["cell", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "unseen bdl MCD dB"], rate_rows))
 
     elbo = []
     for name, conf, sets in (("elbo.yaml (z-scores, per-dim variance, free bits 1)", "elbo.yaml", []),

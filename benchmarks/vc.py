@@ -33,15 +33,27 @@ from speechvae.train import fit
 from _common import ROOT, corpus_or_exit, table
 
 RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
+OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"]  # the first vc.yaml: 20 epochs, beta 1
 CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
-    "mlp latent 8, beta 1 (vc.yaml)": [],
-    "mlp latent 16, beta 1": ["model.latent=16"],
-    "mlp latent 16, beta 0.3": ["model.latent=16", "loss.beta=0.3"],
-    "mlp latent 8, beta 2": ["loss.beta=2"],
-    "mlp latent 8, beta 1, 60 epochs cosine": ["train.epochs=60", "train.lr_schedule=cosine"],
-    "mlp latent 8, beta 1, code into encoder too": ["model.conditioning=both"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine (vc.yaml)": [],
+    "mlp latent 8, beta 0.7, 120 epochs cosine": ["train.epochs=120"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine": ["loss.beta=0.85"],
+    "mlp latent 16, beta 0.7, 60 epochs cosine": ["model.latent=16"],
+    "mlp latent 8, beta 1 (the first vc.yaml, 20 epochs)": OLD,
+    "mlp latent 8, beta 1, 60 epochs cosine": ["loss.beta=1"],
+    "mlp latent 8, beta 0.5, 20 epochs": OLD + ["loss.beta=0.5"],
+    "mlp latent 8, beta 0.7, 20 epochs": OLD + ["loss.beta=0.7"],
+    "mlp latent 8, beta 1.4, 20 epochs": OLD + ["loss.beta=1.4"],
+    "mlp latent 8, beta 2": OLD + ["loss.beta=2"],
+    "mlp latent 16, beta 1": OLD + ["model.latent=16"],
+    "mlp latent 16, beta 0.3": OLD + ["model.latent=16", "loss.beta=0.3"],
+    "mlp latent 4, beta 0.5, 20 epochs": OLD + ["model.latent=4", "loss.beta=0.5"],
+    "mlp [512, 256], latent 8, beta 0.7, 20 epochs": OLD + ["model.hidden=[512, 256]", "loss.beta=0.7"],
+    "mlp [256, 64], latent 8, beta 0.7, 20 epochs": OLD + ["model.hidden=[256, 64]", "loss.beta=0.7"],
+    "mlp latent 8, beta 0.7, 20 epochs, batch 64": OLD + ["loss.beta=0.7", "train.batch_size=64"],
+    "mlp latent 8, beta 1, code into encoder too": OLD + ["model.conditioning=both"],
     "conv k5 [256, 256], latent 8, beta 1": ["model.kind=conv", "model.hidden=[256, 256]", "train.batch_size=512",
-                                            "train.lr_schedule=cosine", "train.epochs=40"],
+                                            "loss.beta=1", "train.epochs=40"],
 }
 SPEAKERS = ("bdl", "slt")
 

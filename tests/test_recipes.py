@@ -94,7 +94,9 @@ def test_arctic_vc_recipe_runs_every_stage(tmp_path):
         for i in range(6):
             sf.write(db / spk / f"arctic_a{i + 1:04d}.wav", harmonic(0.4 + 0.05 * i, f0, seed=i), FS, subtype="PCM_16")
     conf = tmp_path / "tiny.yaml"
-    conf.write_text((ROOT / "recipes/arctic_vc/conf/vc.yaml").read_text().replace("epochs: 20", "epochs: 2")
+    text = (ROOT / "recipes/arctic_vc/conf/vc.yaml").read_text()
+    assert "epochs: 60" in text and "hidden: [256, 128]" in text and "latent: 8" in text  # the keys shrunk below
+    conf.write_text(text.replace("epochs: 60", "epochs: 2")
                     .replace("hidden: [256, 128]", "hidden: [16]").replace("latent: 8", "latent: 2"))
     r = _run([str(ROOT / "recipes/arctic_vc/run.sh"), "--db", str(db), "--conf", str(conf), "--n-dev", "1",
               "--n-eval", "1", "--nj", "1"], tmp_path)
