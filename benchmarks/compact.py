@@ -45,7 +45,7 @@ BETA_FAMILY = ("true-ELBO family over beta, MCD scale (elbo.yaml, shared varianc
 # (conv, one 64-dim latent vector per 2 frames, 120 epochs cosine)
 RATE8K_FAMILY = ("rate8k.yaml over beta (mlp, 64 dims per frame, 80 epochs cosine)", "rate8k.yaml", [], "0.9,0.97,1")
 RATE_FAMILY = ("rate.yaml over beta (conv k5 [256, 256], a 64-dim latent vector per 2 frames)", "rate.yaml", [],
-               "0.2,0.3,0.5,1")
+               "0.2,0.3,0.5,0.6,0.7,1")
 
 
 def unseen_speaker(out: Path, jobs: int) -> Path:

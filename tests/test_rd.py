@@ -121,6 +121,31 @@ def test_evaluate_reports_rate_nll_and_outlier_shares(three_part_featdir, lists,
     assert load_checkpoint(exp).cfg.model.scaling == "per_dim"  # the default is unchanged here
 
 
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_held_out_rate_of_a_strided_model_equals_the_hand_computed_kl(three_part_featdir, lists, tmp_path, stride):
+    """The rate is KL(q(z|x) || N(0, I)) summed over every latent vector, per frame those vectors code, from the
+    posterior means and stds alone (numpy, not the model's loss). A model with one latent vector per 2 or 4 frames
+    once reported this divided by its stride a second time (half or a quarter of its true rate)."""
+    from speechvae.reconstruct import encode, rate
+
+    exp = tmp_path / f"s{stride}"
+    assert main(["-q", "train", str(three_part_featdir), "-o", str(exp), "--epochs", "1", *TINY,
+                 "--set", "model.kind=conv", "--set", f"model.stride={stride}", "--set", "model.segment=16",
+                 "--set", "model.latent=4", "--train-list", str(lists / "train.list"),
+                 "--valid-list", str(lists / "dev.list")]) == 0
+    tm = load_model(exp, "cpu")
+    kl = frames = 0.0
+    for u in ("part1", "part2"):
+        f = Features.load(three_part_featdir / f"feats/{u}.npz")
+        mu, sigma = encode(tm, f)
+        assert len(mu) == -(-f.frames // stride)  # one latent vector per `stride` frames (the last one padded)
+        kl += 0.5 * np.sum(mu ** 2 + sigma ** 2 - 2 * np.log(sigma) - 1)
+        frames += len(mu) * stride
+    got = rate(tm, three_part_featdir, ["part1", "part2"])
+    assert got["kl_nats_per_frame"] == pytest.approx(kl / frames, rel=1e-4)
+    assert got["kbit_per_s"] == pytest.approx(kl / frames / np.log(2) * 200 / 1000, rel=1e-4)  # 5 ms frames
+
+
 def test_vq_codes_round_trip_and_bits():
     from speechvae.baselines import fit_vq
 
