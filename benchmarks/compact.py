@@ -92,7 +92,8 @@ def main() -> None:
                          f"{100 * (b / pca_bdl[k] - 1):+.0f}%"])
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     beta_rows = {}
-    for family, sub in ((BETA_FAMILY, "beta"), (RATE8K_FAMILY, "rate8k"), (RATE_FAMILY, "rate")):
+    for family, sub, label in ((BETA_FAMILY, "beta", "mlp true-ELBO family (MCD scale)"),
+                               (RATE8K_FAMILY, "rate8k", "rate8k.yaml"), (RATE_FAMILY, "rate", "rate.yaml")):
         fam, conf, sets, betas = family
         t0 = time.perf_counter()
         res = run_rd(feat, out / sub, {"loss.beta": [float(b) for b in betas.split(",")]},
@@ -106,7 +107,7 @@ def main() -> None:
                 beta_rows[fam].append([r["cell"], float(r["mcd_db"]), float(r["gv_ratio"]),
                                        float(r["kl_nats_per_frame"]), float(r["kbit_per_s"]),
                                        score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]])
-                combined.append({**r, "cell": f"{sub} beta {r['cell'].split('=')[1]},model.latent={r['latent']}"})
+                combined.append({**r, "cell": f"{label} over beta,model.latent={r['latent']}"})  # one line a family
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"\n## Compact codes: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances) and unseen speaker bdl "
           f"({len(bdl_ids)} ARCTIC sentences); PCA-k fitted on the same {len(train_ids)} training utterances\n")
