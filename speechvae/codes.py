@@ -155,10 +155,11 @@ def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, pos
     manifest, stats = read_manifest(codedir), tm.checkpoint.speaker_stats
     if speaker is not None:
         tm.checkpoint.speaker_index(speaker)  # refuses an unconditioned model or an unknown speaker before any work
-        unknown = sorted({r["speaker"] for r in manifest} - set(stats))
-        if unknown:
-            raise ValueError(f"{codedir}: speaker(s) {', '.join(unknown)} unknown to this model, so their F0 cannot "
-                             f"be mapped to {speaker}'s: convert their features with `speechvae convert`")
+    unknown = sorted({r["speaker"] for r in manifest} - set(stats)) if tm.conditioned else []
+    if unknown:  # each code needs its speaker's code (own decode) or statistics (F0 map): refuse before any file
+        raise ValueError(f"{codedir}: speaker(s) {', '.join(unknown)} unknown to this model (its speakers: "
+                         f"{', '.join(tm.cfg.model.speakers)}); another speaker's features convert with "
+                         "`speechvae convert`")
     rows = []
     for r in progress_bar(manifest, desc="decode", unit="utt", enabled=progress):
         path = code_path(codedir, r["utt_id"])

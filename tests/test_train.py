@@ -291,8 +291,6 @@ def test_logged_training_kl_is_per_frame_for_a_strided_model():
     """A model with one latent vector per 2 frames: the epoch's train_kl is KL per *frame* (as valid_kl and the
     objective count it), the KL of the sequence's 16-frame segments over its frames; the log once divided by the stride
     twice and showed half of it. The weights barely move (lr 1e-12), so the epoch sees the initial model."""
-    from speechvae.models import loss_terms
-
     cfg = _cfg(**{"model.kind": "conv", "model.hidden": "[16, 16]", "model.stride": 2, "model.segment": 16})
     torch.manual_seed(0)
     model = train_mod.build_model(cfg, 39, torch.device("cpu"))

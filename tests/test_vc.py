@@ -239,3 +239,9 @@ def test_codes_of_a_conditioned_model_decode_as_their_speaker_or_convert(vc_mode
     assert {r["speaker"] for r in read_manifest(tmp_path / "to_b")} == {"b"}
     assert main(["-q", "decode", str(codes), "--model", str(exp), "-o", str(tmp_path / "x"), "--to", "zz"]) == 2
     assert "speaker 'zz' unknown to this model" in caplog.text and not (tmp_path / "x").exists()
+    # a code folder holding a speaker the model does not know: refused before any file is written, with or without --to
+    (codes / "manifest.tsv").write_text((codes / "manifest.tsv").read_text().replace("\tb\t", "\tc\t"))  # b's sort last
+    for extra in ([], ["--to", "b"]):
+        assert main(["-q", "decode", str(codes), "--model", str(exp), "-o", str(tmp_path / "y"), *extra]) == 2, extra
+        assert not (tmp_path / "y").exists(), extra  # file by file, a's codes would have been decoded first
+    assert "speaker(s) c unknown to this model (its speakers: a, b)" in caplog.text
