@@ -90,6 +90,9 @@ class LossConfig:
     free_bits: float = 0.0  # nats per latent dim: KL below this floor is not penalised
     decoder_variance: str = "per_dim"  # "unit", "shared" (one learned), "per_dim" (learned), "per_frame" (head)
     commitment: float = 0.25  # VQ-VAE: weight of ||z_e - sg(z_q)||^2 per latent vector (pulls the encoder to its codes)
+    # speaker-conditioned models: weight of the cycle term (CycleVAE): each batch is also decoded as another
+    # speaker, re-encoded, and decoded back as its own; the NLL of that round trip + beta * its KL is added
+    cycle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,10 @@ def validate(cfg: Config) -> None:
         (cfg.model.conditioning in ("none", "decoder", "both"), "model.conditioning must be none, decoder or both"),
         (len(set(cfg.model.speakers)) == len(cfg.model.speakers), "model.speakers: each speaker once"),
         (cfg.loss.commitment >= 0, "loss.commitment must be >= 0"),
+        (cfg.loss.cycle >= 0, "loss.cycle must be >= 0"),
+        (cfg.loss.cycle == 0 or cfg.model.conditioning != "none",
+         "loss.cycle needs a speaker-conditioned model (model.conditioning decoder or both)"),
+        (cfg.loss.cycle == 0 or cfg.model.quantizer == "none", "loss.cycle: not for a VQ-VAE"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),

@@ -19,8 +19,9 @@ from .models import LOG_2PI, gaussian_kl
 from .models.mlp import MLPVAE
 
 
-def unsupported(model: nn.Module, free_bits: float) -> str | None:
-    """Why the hand-written step cannot train ``model`` (None when it can)."""
+def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0) -> str | None:
+    """Why the hand-written step cannot train ``model`` with ``free_bits`` and the cycle weight ``cycle``
+    (None when it can)."""
     if type(model) is not MLPVAE:
         return f"{type(model).__name__} is not the frame-wise MLP"
     if model.vq is not None:
@@ -29,6 +30,8 @@ def unsupported(model: nn.Module, free_bits: float) -> str | None:
         return f"decoder variance {model.var.kind}"
     if free_bits > 0:
         return "free bits"
+    if cycle > 0:
+        return "the cycle term"
     return None
 
 

@@ -26,7 +26,7 @@ from .featdir import feature_path, read_featdir_analysis, read_manifest, select_
 from .features import Features, check_compatible, resolve_analysis
 from . import fused_step
 from .framestore import FrameStore, pack
-from .models import build, count_parameters, init_weights, loss_terms, objective
+from .models import build, count_parameters, cycle_terms, init_weights, loss_terms, objective
 from .console import progress_bar
 from .stats import Stats
 from .store import remove_stale_tmp, write_csv, write_json
@@ -215,7 +215,7 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
-    total = torch.zeros(4, dtype=torch.float64, device=device)
+    total = torch.zeros(5, dtype=torch.float64, device=device)
     if torch.is_tensor(x):
         total += _train_block(model, opt, x, cfg, beta, g, spk)
     else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
@@ -223,10 +223,12 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
             xs = torch.from_numpy(x.read(a, b)).to(device)
             total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b])
             del xs
-    rec, kl, commit, frames = total.tolist()
-    rec, kl, commit = rec / frames, kl / frames, commit / frames
+    rec, kl, commit, cycle, frames = total.tolist()
+    rec, kl, commit, cycle = rec / frames, kl / frames, commit / frames, cycle / frames
     row = {"train_loss": rec + (cfg.loss.commitment * commit if vq is not None else beta * kl), "train_recon": rec,
            "train_kl": kl}
+    if cfg.loss.cycle > 0:
+        row["train_cycle"] = cycle  # NLL of the round trip through another speaker, nats per frame
     if vq is not None:
         row["train_commit"] = commit
         row.update(codebook_columns(vq.usage_stats()))
@@ -236,25 +238,38 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
                  g: torch.Generator, spk: torch.Tensor | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
-    commitment sum, frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
-    if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits) is None:
+    commitment sum, cycle NLL sum, frames]`` over the block, left on the device (one host sync per epoch, not
+    per batch)."""
+    if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle) is None:
         return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
-    total = torch.zeros(4, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
+    total = torch.zeros(5, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
+    cycle = torch.zeros((), device=x.device)
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
                                                             generator=g, device=x.device)
-        out = model(xb, eps, None if spk is None else spk[idx])
+        sb = None if spk is None else spk[idx]
+        out = model(xb, eps, sb)
         terms = loss_terms(xb, out, model.stride)
         loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
+        if cfg.loss.cycle > 0:
+            cycle, kl2 = cycle_terms(model, xb, out.z, sb, other_speakers(sb[:, :: model.stride], len(cfg.model.speakers), g),
+                                     torch.randn(eps.shape, generator=g, device=x.device))
+            loss = loss + cfg.loss.cycle * (cycle.mean() + beta * kl2.mean() / model.stride)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
             n = float(xb.shape[0] * xb.shape[1])
-            total += torch.stack([terms.recon.sum(), terms.kl.sum(),
-                                  terms.commit_per_frame.to(x.device) * n, torch.tensor(n, device=x.device)]).double()
+            total += torch.stack([terms.recon.sum(), terms.kl.sum(), terms.commit_per_frame.to(x.device) * n,
+                                  cycle.sum(), torch.tensor(n, device=x.device)]).double()
     return total
+
+
+def other_speakers(spk: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
+    """For each entry of ``spk`` (indices among ``n`` >= 2 speakers), one of the other ``n - 1`` speakers,
+    uniformly at random."""
+    return (spk + torch.randint(1, n, spk.shape, generator=g, device=spk.device)) % n
 
 
 def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config,
@@ -271,7 +286,7 @@ def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: 
         rec += r
         kl += k
     zero = torch.zeros((), dtype=torch.float64, device=x.device)
-    return torch.stack([rec, kl, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)])
+    return torch.stack([rec, kl, zero, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)])
 
 
 def codebook_columns(u: dict) -> dict:
@@ -455,6 +470,9 @@ def _speaker_setup(featdir: Path, cfg: Config, tr: list[str], ck: Checkpoint | N
     missing = sorted(set(by_spk) - set(names))
     if missing:
         raise ExperimentError(f"training speaker(s) {', '.join(missing)} not in model.speakers ({', '.join(names)})")
+    if len(names) < 2 and cfg.loss.cycle > 0:
+        raise ExperimentError(f"loss.cycle converts to another speaker: it needs two or more, the model has "
+                              f"{', '.join(names)}")
     if len(names) < 2:
         log.warning("model.conditioning=%s with one speaker (%s): the speaker code carries nothing",
                     cfg.model.conditioning, ", ".join(names))

@@ -285,6 +285,7 @@ def test_hand_written_step_trains_like_autograd(featdir, tmp_path):
     assert "not the frame-wise MLP" in unsupported(conv, 0.0)
     mlp = train_mod.build_model(_cfg(), 39, torch.device("cpu"))
     assert unsupported(mlp, 0.5) == "free bits"
+    assert unsupported(mlp, 0.0, cycle=1.0) == "the cycle term"
 
 
 def test_logged_training_kl_is_per_frame_for_a_strided_model():

@@ -213,6 +213,24 @@ def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
                      stride=stride)
 
 
+def cycle_terms(model: nn.Module, x: torch.Tensor, z: torch.Tensor, spk: torch.Tensor, other: torch.Tensor,
+                eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The round trip of CycleVAE voice conversion (Tobing et al., Interspeech 2019), for a speaker-conditioned
+    model: the latents ``z (B, T', latent)`` of ``x (B, T, D)`` decoded as speakers ``other (B, T')`` (one per
+    latent vector), that conversion re-encoded, a draw ``z' = mu' + sigma' * eps`` decoded as the frames' own
+    speakers ``spk (B, T)``. Returns the Gaussian NLL of ``x`` under the round trip ``(B, T)`` (nats per frame,
+    as :func:`loss_terms`) and the KL of the conversion's posterior ``(B, T')``.
+
+    Why: the plain VAE only ever decodes z with its own speaker, so nothing in its loss asks a conversion to
+    carry the content; the round trip does, and it penalises speaker detail left in z (it would be decoded
+    twice). No parallel data is used: the reference is the input itself."""
+    conv, _ = model.decode(z, None, other)
+    mu2, logvar2 = model.encode(conv, None, other.repeat_interleave(model.stride, dim=1))
+    back, lv = model.decode(mu2 + torch.exp(0.5 * logvar2) * eps, None, spk[:, :: model.stride])
+    recon = 0.5 * (((x - back) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=-1)
+    return recon, gaussian_kl(mu2, logvar2).sum(dim=-1)
+
+
 def objective(terms: LossTerms, beta: float, free_bits: float = 0.0, commitment: float = 0.0) -> torch.Tensor:
     """Scalar to minimise per frame: mean recon + beta * KL, KL per dim floored at ``free_bits`` nats
     (+ ``commitment`` * the VQ commitment term per frame)."""
