@@ -6,9 +6,9 @@ The split of recipes/arctic_vc (by sentence name, the same for both speakers): a
 speakers' frames, no pairing), a0301-a0350 dev (held out during training), a0351-a0400 eval. Features: WORLD
 analysis with the recipe's per-speaker F0 ranges, cached in data/bench/arctic_bdl_slt (re-runs skip done files).
 
-Prints a markdown table: per model (a bottleneck: latent size x KL weight, and which layers get the speaker
-code) and direction, the DTW MCD (dB, c1..c39, silence dropped) and F0 RMSE (cents) of the converted eval
-sentences against the target speaker's recordings, beside "no conversion" and per-dimension mean/std
+Prints a markdown table: per model (a bottleneck: latent size x KL weight, which layers get the speaker code,
+the weight of the cycle term) and direction, the DTW MCD (dB, c1..c39, silence dropped) and F0 RMSE (cents) of
+the converted eval sentences against the target speaker's recordings, beside "no conversion" and per-dimension mean/std
 matching on the same sentences, the model's MCD minus mean/std's, and the speaker leakage of z (accuracy of a
 linear speaker classifier fitted on training z, tested on eval z of both speakers; chance 50%).
 Re-runs skip trained models.
@@ -33,14 +33,19 @@ from speechvae.train import fit
 from _common import ROOT, corpus_or_exit, table
 
 RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
-OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"]  # the first vc.yaml: 20 epochs, beta 1
+PLAIN = ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
+OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
 CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
-    "mlp latent 8, beta 0.7, 60 epochs cosine (vc.yaml)": [],
-    "mlp latent 8, beta 0.7, 120 epochs cosine": ["train.epochs=120"],
-    "mlp latent 8, beta 0.85, 60 epochs cosine": ["loss.beta=0.85"],
-    "mlp latent 16, beta 0.7, 60 epochs cosine": ["model.latent=16"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1 (vc.yaml)": [],
+    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 1": ["loss.beta=0.85"],
+    "mlp latent 8, beta 0.5, 60 epochs cosine, cycle 1": ["loss.beta=0.5"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 2": ["loss.beta=0.85", "loss.cycle=2"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine": PLAIN,
+    "mlp latent 8, beta 0.7, 120 epochs cosine": PLAIN + ["train.epochs=120"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine": PLAIN + ["loss.beta=0.85"],
+    "mlp latent 16, beta 0.7, 60 epochs cosine": PLAIN + ["model.latent=16"],
     "mlp latent 8, beta 1 (the first vc.yaml, 20 epochs)": OLD,
-    "mlp latent 8, beta 1, 60 epochs cosine": ["loss.beta=1"],
+    "mlp latent 8, beta 1, 60 epochs cosine": PLAIN + ["loss.beta=1"],
     "mlp latent 8, beta 0.5, 20 epochs": OLD + ["loss.beta=0.5"],
     "mlp latent 8, beta 0.7, 20 epochs": OLD + ["loss.beta=0.7"],
     "mlp latent 8, beta 1.4, 20 epochs": OLD + ["loss.beta=1.4"],
@@ -52,8 +57,8 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
     "mlp [256, 64], latent 8, beta 0.7, 20 epochs": OLD + ["model.hidden=[256, 64]", "loss.beta=0.7"],
     "mlp latent 8, beta 0.7, 20 epochs, batch 64": OLD + ["loss.beta=0.7", "train.batch_size=64"],
     "mlp latent 8, beta 1, code into encoder too": OLD + ["model.conditioning=both"],
-    "conv k5 [256, 256], latent 8, beta 1": ["model.kind=conv", "model.hidden=[256, 256]", "train.batch_size=512",
-                                            "loss.beta=1", "train.epochs=40"],
+    "conv k5 [256, 256], latent 8, beta 1": PLAIN + ["model.kind=conv", "model.hidden=[256, 256]",
+                                                    "train.batch_size=512", "loss.beta=1", "train.epochs=40"],
 }
 SPEAKERS = ("bdl", "slt")
 
