@@ -37,9 +37,11 @@ def checkpoint_path(path: str | Path) -> Path:
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
                     cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = (),
-                    speaker_stats: dict[str, Stats] | None = None) -> None:
+                    speaker_stats: dict[str, Stats] | None = None, best: tuple[int, dict] | None = None) -> None:
     """Write atomically: a killed process leaves the previous checkpoint intact. ``speaker_stats``: a
-    speaker-conditioned model's per-speaker statistics (mel-cepstrum and log-F0 over its training utterances)."""
+    speaker-conditioned model's per-speaker statistics (mel-cepstrum and log-F0 over its training utterances).
+    ``best``: (epoch, model state) of the epoch early stopping keeps (``train.keep_best``); ``model`` stays the
+    last epoch's, which a resumed run continues."""
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -53,6 +55,9 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
+    if best is not None:
+        state["best_epoch"] = int(best[0])
+        state["best_model"] = {k: v.detach().cpu() for k, v in best[1].items()}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -68,6 +73,13 @@ class Checkpoint:
     version: str
     train_utts: list[str]  # utterance ids the model was trained on (evaluate flags overlap with them)
     speaker_stats: dict[str, Stats] = field(default_factory=dict)  # conditioned model: per speaker
+    best_epoch: int | None = None  # train.keep_best: the epoch of the lowest held-out MCD, whose weights ...
+    best_state: dict | None = None  # ... build_model uses (model_state is the last epoch's, for resuming)
+
+    @property
+    def model_epoch(self) -> int:
+        """The epoch whose weights :meth:`build_model` loads."""
+        return self.best_epoch if self.best_state is not None else self.epoch
 
     def speaker_index(self, speaker: str) -> int:
         """The one-hot position of ``speaker`` in a speaker-conditioned model; ValueError naming the known ones."""
@@ -86,7 +98,8 @@ class Checkpoint:
         dim = len(self.stats.mcep_mean)
         model = build(self.cfg, dim)
         # checkpoints from before speechvae.models kept the decoder variance at the top level
-        state = {("var." + k if k.startswith("dec_logvar") else k): v for k, v in self.model_state.items()}
+        weights = self.best_state if self.best_state is not None else self.model_state
+        state = {("var." + k if k.startswith("dec_logvar") else k): v for k, v in weights.items()}
         try:
             model.load_state_dict(state)
         except RuntimeError as e:
@@ -123,7 +136,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                           model_state=state["model"], optimizer_state=state["optimizer"], version=state["version"],
                           train_utts=json.loads(state.get("train_utts_json", "[]")),
                           speaker_stats={spk: Stats.from_arrays({k: v.numpy() for k, v in a.items()}, where=str(path))
-                                         for spk, a in state.get("speaker_stats", {}).items()})
+                                         for spk, a in state.get("speaker_stats", {}).items()},
+                          best_epoch=state.get("best_epoch"), best_state=state.get("best_model"))
     except (KeyError, ConfigError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 

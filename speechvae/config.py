@@ -51,6 +51,8 @@ class ModelConfig:
     kernel: int = 5  # conv: taps (frames) per convolution, odd
     stride: int = 1  # conv: frames coded by one latent vector (rate per second / stride)
     segment: int = 64  # conv: frames per training example (a multiple of stride)
+    residual: bool = False  # mlp: hidden layers as wide as their input add it (h + relu(W h + b))
+    norm: str = "none"  # mlp: "none" or "layer" (a LayerNorm before each hidden ReLU)
     # Frames the model sees, and its loss is taken on: centred c1..c39 divided by "global" (one std for
     # every dim: squared error proportional to squared MCD) or "per_dim" (z-scores, c39 weighs as c1).
     scaling: str = "per_dim"
@@ -104,6 +106,11 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "constant" or "cosine" (per epoch from lr down to lr / 100 at the last epoch)
     batch_size: int = 128  # frames per step
     seed: int = 0
+    # early stopping on the held-out MCD (valid_mcd_db of log.csv): keep_best makes the checkpoint's model (what
+    # evaluate, reconstruct, convert and encode use) the epoch with the lowest one; patience > 0 also stops training
+    # once that many epochs in a row have not lowered it (0: run all train.epochs)
+    keep_best: bool = False
+    patience: int = 0
     valid_fraction: float = 0.1  # the last ceil(fraction * N) utterances (sorted ids) are held out
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     probe_frames: int = 4096  # fixed frames used to count dead ReLU units
@@ -303,7 +310,11 @@ def validate(cfg: Config) -> None:
         (cfg.loss.free_bits >= 0, "loss.free_bits must be >= 0"),
         (cfg.loss.decoder_variance in ("unit", "shared", "per_dim", "per_frame"),
          "loss.decoder_variance must be unit, shared, per_dim or per_frame"),
+        (cfg.model.norm in ("none", "layer"), "model.norm must be none or layer"),
+        (cfg.model.kind == "mlp" or (not cfg.model.residual and cfg.model.norm == "none"),
+         "model.residual and model.norm are options of the mlp model"),
         (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
+        (cfg.train.patience >= 0, "train.patience must be >= 0 (0: no early stop)"),
         (cfg.train.lr > 0, "train.lr must be > 0"),
         (cfg.train.lr_schedule in ("constant", "cosine"), "train.lr_schedule must be constant or cosine"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),

@@ -26,6 +26,10 @@ def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0) -> str |
         return f"{type(model).__name__} is not the frame-wise MLP"
     if model.vq is not None:
         return "a VQ-VAE's quantiser"
+    if model.residual:
+        return "residual layers"
+    if model.enc_norm is not None:
+        return "normalisation layers"
     if model.var.kind not in ("unit", "shared", "per_dim"):
         return f"decoder variance {model.var.kind}"
     if free_bits > 0:

@@ -37,7 +37,7 @@ def _train_and_score(args: tuple) -> dict:
     from .reconstruct import load_model
     from .report import evaluate
     from .store import write_json
-    from .train import TrainingDiverged, fit
+    from .train import TrainingDiverged, finished as training_finished, fit
 
     featdir, celldir, base, assign, lists, threads = args
     torch.set_num_threads(threads)
@@ -45,7 +45,7 @@ def _train_and_score(args: tuple) -> dict:
     cfg = cell_config(base, assign)
     metrics_file = celldir / "metrics.json"
     try:
-        finished = load_checkpoint(celldir).epoch == cfg.train.epochs and metrics_file.exists()
+        finished = training_finished(load_checkpoint(celldir), cfg) and metrics_file.exists()
     except CheckpointError:
         finished = False
     row = {"model": cfg.model.kind, "cell": celldir.name, **assign, "latent": cfg.model.latent, "status": "ok"}

@@ -371,9 +371,9 @@ def read_log_csv(path: str | Path) -> list[dict]:
 
 
 def resume_conflicts(old: Config, new: Config) -> list[str]:
-    """Settings that differ between a checkpoint's config and this run's, other than train.epochs and
-    train.device (the two a resumed run may change)."""
-    norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, device="auto"))
+    """Settings that differ between a checkpoint's config and this run's, other than train.epochs,
+    train.patience and train.device (when to stop and where to run: what a resumed run may change)."""
+    norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, patience=0, device="auto"))
     if not new.model.speakers:  # training fills in a conditioned model's speakers: a resume need not repeat them
         new = dataclasses.replace(new, model=dataclasses.replace(new.model, speakers=old.model.speakers))
     return config_diff(norm(old), norm(new))
@@ -434,10 +434,13 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
         log.info("VQ-VAE: %s quantiser, %d codebooks x %d entries = %g bits per latent vector (%g bits/frame)",
                  cfg.model.quantizer, cfg.model.codebooks, cfg.model.codebook_size, model.vq.bits,
                  model.bits_per_frame)
+    best = (ck.best_epoch, ck.best_state) if ck is not None and ck.best_state is not None else None
     elapsed0 = history[-1]["elapsed_s"] if history else 0.0
     t0 = time.perf_counter()
     bar = progress_bar(range(start_epoch, cfg.train.epochs + 1), desc="train", unit="epoch", enabled=progress)
     for epoch in bar:
+        if stopped_early(history, cfg):  # a resumed run that had already stopped
+            break
         beta = beta_at(cfg, epoch)
         row = {"epoch": epoch, "elapsed_s": 0.0, "beta": beta}
         if cfg.train.lr_schedule != "constant":
@@ -454,12 +457,36 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
                 f"epoch {epoch}: loss became non-finite (train {row['train_loss']}, valid {row['valid_loss']}); "
                 f"try a smaller init.scale (now {cfg.init.scale}) or train.lr (now {cfg.train.lr}). {kept}")
         history.append(row)
+        if cfg.train.keep_best and best_epoch(history)[0] == epoch:
+            best = (epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history,
-                        train_utts=tr, speaker_stats=speaker_stats)
+                        train_utts=tr, speaker_stats=speaker_stats, best=best)
         write_log_csv(expdir / LOG_CSV, history)
         bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
                         mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")
+        if stopped_early(history, cfg):
+            log.info("early stop after epoch %d: the held-out MCD has not gone below %.3f dB (epoch %d) for %d epochs",
+                     epoch, best_epoch(history)[1], best_epoch(history)[0], cfg.train.patience)
+            break
+    if best is not None:
+        log.info("the checkpoint's model is epoch %d's (held-out MCD %.3f dB, train.keep_best)", *best_epoch(history))
     return history
+
+
+def best_epoch(history: list[dict]) -> tuple[int, float]:
+    """(epoch, dB) of the lowest held-out MCD (``valid_mcd_db``) in a training history; the first on ties."""
+    row = min(history, key=lambda r: r["valid_mcd_db"])
+    return int(row["epoch"]), float(row["valid_mcd_db"])
+
+
+def stopped_early(history: list[dict], cfg: Config) -> bool:
+    """Whether ``train.patience`` epochs in a row have not lowered the held-out MCD (never when patience is 0)."""
+    return cfg.train.patience > 0 and bool(history) and history[-1]["epoch"] - best_epoch(history)[0] >= cfg.train.patience
+
+
+def finished(ck: Checkpoint, cfg: Config) -> bool:
+    """Whether a checkpoint's training under ``cfg`` is over: all ``train.epochs`` run, or stopped early."""
+    return ck.epoch == cfg.train.epochs or stopped_early(ck.history, cfg)
 
 
 def _speaker_setup(featdir: Path, cfg: Config, tr: list[str], ck: Checkpoint | None) -> tuple[Config, dict[str, Stats]]:

@@ -162,3 +162,45 @@ def test_iw_bound_tightens_with_more_samples():
     # and over many samples its mean is the analytic ELBO
     many = np.mean([float(iw_log_likelihood(m, x, 1, g)) for _ in range(200)])
     assert many == pytest.approx(-(t.recon.mean() + t.kl_per_frame).item(), abs=0.05 * abs(many))
+
+
+def _np_layer(layer, h):
+    return h @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_residual_and_layer_norm_mlp_against_numpy(norm):
+    """model.residual adds each equal-width hidden layer's input after the first layer; model.norm layer puts
+    a LayerNorm (zero mean, unit variance over the channels, eps 1e-5, then gain and bias) before each ReLU."""
+    torch.manual_seed(0)
+    m = VAE(5, ModelConfig(hidden=(6, 6, 6), latent=3, residual=True, norm=norm))
+    if norm == "layer":  # non-trivial gains and biases, so that the test sees them
+        for ln in [*m.enc_norm, *m.dec_norm]:
+            ln.weight.data.uniform_(0.5, 1.5)
+            ln.bias.data.uniform_(-0.3, 0.3)
+    x = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+
+    def ln(i, norms, a):
+        if norms is None:
+            return a
+        a = (a - a.mean(-1, keepdims=True)) / np.sqrt(a.var(-1, keepdims=True) + 1e-5)
+        return a * norms[i].weight.detach().numpy() + norms[i].bias.detach().numpy()
+
+    def stack(h, layers, norms):
+        for i, layer in enumerate(layers):
+            a = np.maximum(ln(i, norms, _np_layer(layer, h)), 0)
+            h = h + a if i > 0 else a  # 5 -> 6 has no skip; 6 -> 6 twice has
+        return h
+
+    h = stack(x, m.enc, m.enc_norm)
+    mu = _np_layer(m.enc_mu, h)
+    out = _np_layer(m.dec_mean, stack(mu, m.dec, m.dec_norm))
+    with torch.no_grad():
+        got_mu, _ = m.encode(torch.from_numpy(x)[None])
+        got, _ = m.decode(got_mu)
+    np.testing.assert_allclose(got_mu[0].numpy(), mu, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[0].numpy(), out, rtol=1e-5, atol=1e-5)
+    plain = VAE(5, ModelConfig(hidden=(6, 6, 6), latent=3, norm=norm))
+    plain.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(plain.encode(torch.from_numpy(x)[None])[0], got_mu)  # the skips change it

@@ -286,6 +286,9 @@ def test_hand_written_step_trains_like_autograd(featdir, tmp_path):
     mlp = train_mod.build_model(_cfg(), 39, torch.device("cpu"))
     assert unsupported(mlp, 0.5) == "free bits"
     assert unsupported(mlp, 0.0, cycle=1.0) == "the cycle term"
+    for key, why in (("model.residual", "residual layers"), ("model.norm", "normalisation layers")):
+        other = train_mod.build_model(_cfg(**{key: True if key == "model.residual" else "layer"}), 39, "cpu")
+        assert unsupported(other, 0.0) == why
 
 
 def test_logged_training_kl_is_per_frame_for_a_strided_model():
@@ -318,3 +321,55 @@ def test_validation_in_chunks_gives_the_whole_pass_numbers(monkeypatch):
         chunked = train_mod.evaluate_epoch(model, data, cfg, 1.0)
         assert set(chunked) == set(whole)
         assert chunked == pytest.approx(whole, rel=1e-5, abs=1e-7)
+
+
+def _scripted_mcd(monkeypatch, values):
+    """Make training's held-out MCD follow ``values`` epoch by epoch (the rest of each row is real)."""
+    real, calls = train_mod.evaluate_epoch, []
+
+    def fake(*a, **k):
+        row = real(*a, **k)
+        row["valid_mcd_db"] = values[len(calls)]
+        calls.append(1)
+        return row
+
+    monkeypatch.setattr(train_mod, "evaluate_epoch", fake)
+
+
+def test_keep_best_builds_the_epoch_of_the_lowest_held_out_mcd(featdir, tmp_path, monkeypatch):
+    fit(featdir, tmp_path / "two", _cfg(**{"train.epochs": 2}), progress=False)  # seeded: the same first 2 epochs
+    _scripted_mcd(monkeypatch, [5.0, 3.0, 4.0, 3.5, 6.0])
+    fit(featdir, tmp_path / "best", _cfg(**{"train.epochs": 5, "train.keep_best": True}), progress=False)
+    ck, two = load_checkpoint(tmp_path / "best"), load_checkpoint(tmp_path / "two")
+    assert (ck.epoch, ck.best_epoch, ck.model_epoch) == (5, 2, 2)
+    built = ck.build_model().state_dict()
+    for k, v in two.model_state.items():
+        torch.testing.assert_close(built[k], v, rtol=0, atol=0)  # the model is epoch 2's ...
+    assert not torch.equal(ck.model_state["enc.0.weight"], two.model_state["enc.0.weight"])  # ... resume has epoch 5's
+    f = Features.load(featdir / "feats" / "part2.npz")
+    np.testing.assert_array_equal(reconstruct(load_model(tmp_path / "best"), f).mcep,
+                                  reconstruct(load_model(tmp_path / "two"), f).mcep)
+
+
+def test_patience_stops_training_and_a_resume_of_a_stopped_run_trains_no_more(featdir, tmp_path, monkeypatch):
+    _scripted_mcd(monkeypatch, [5.0, 3.0, 4.0, 3.5, 2.0, 2.5, 2.6, 2.7])
+    cfg = _cfg(**{"train.epochs": 8, "train.patience": 2})
+    hist = fit(featdir, tmp_path / "e", cfg, progress=False)
+    assert [r["epoch"] for r in hist] == [1, 2, 3, 4]  # epochs 3 and 4 did not go below epoch 2's 3.0
+    assert train_mod.finished(load_checkpoint(tmp_path / "e"), cfg)
+    assert len(fit(featdir, tmp_path / "e", cfg, resume=True, progress=False)) == 4
+    # patience may change on resume (when to stop, like train.epochs): without it the run goes on to epoch 8
+    more = _cfg(**{"train.epochs": 8})
+    assert not train_mod.finished(load_checkpoint(tmp_path / "e"), more)
+    assert [r["epoch"] for r in fit(featdir, tmp_path / "e", more, resume=True, progress=False)] == list(range(1, 9))
+
+
+def test_residual_layer_norm_mlp_trains_and_reloads(featdir, tmp_path):
+    cfg = _cfg(**{"model.hidden": [32, 32, 32], "model.residual": True, "model.norm": "layer", "train.epochs": 4})
+    hist = fit(featdir, tmp_path / "e", cfg, progress=False)
+    assert hist[-1]["valid_loss"] < hist[0]["valid_loss"]
+    assert {"dead_enc3", "dead_dec3"} <= set(hist[0])  # one dead-unit monitor per hidden layer, skips or not
+    tm = load_model(tmp_path / "e")
+    assert tm.model.residual and len(tm.model.enc_norm) == 3
+    f = Features.load(featdir / "feats" / "part2.npz")
+    np.testing.assert_array_equal(reconstruct(tm, f).mcep, reconstruct(load_model(tmp_path / "e"), f).mcep)

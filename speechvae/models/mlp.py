@@ -1,6 +1,10 @@
 """Frame-wise VAE: a ReLU MLP encoder D -> hidden... -> (mu, logvar) of the latent, and a decoder
 latent -> reversed hidden -> D. ``nn.Linear`` acts on the last axis, so ``(B, T, D)`` sequences go
-through frame by frame: no frame sees its neighbours (stride 1, segment 1)."""
+through frame by frame: no frame sees its neighbours (stride 1, segment 1).
+
+``model.residual``: a hidden layer after the first whose width equals its input's adds its input
+(``h + relu(W h + b)``: with ``hidden: [256, 256, 256]`` two residual layers on each side). ``model.norm: layer``:
+a LayerNorm between each hidden layer's affine map and its ReLU."""
 from __future__ import annotations
 
 import torch
@@ -22,19 +26,23 @@ class MLPVAE(SpectralVAE):
         self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dec_sizes[:-1], dec_sizes[1:]))
         self.dec_mean = nn.Linear(dec_sizes[-1], dim)
         self.var = DecoderVariance(decoder_variance, dec_sizes[-1], dim)
+        self.residual = cfg.residual
+        norms = (lambda sizes: nn.ModuleList(nn.LayerNorm(n) for n in sizes[1:])) if cfg.norm == "layer" else None
+        self.enc_norm, self.dec_norm = (norms(enc_sizes), norms(dec_sizes)) if norms else (None, None)
+
+    def _hidden(self, h: torch.Tensor, layers: nn.ModuleList, norms: nn.ModuleList | None, hidden: list | None):
+        for i, layer in enumerate(layers):
+            a = layer(h)
+            a = torch.relu(a if norms is None else norms[i](a))
+            if hidden is not None:
+                hidden.append(a)  # each layer's own ReLU output: dead units are counted there
+            h = h + a if self.residual and i > 0 and a.shape[-1] == h.shape[-1] else a
+        return h
 
     def encode(self, x: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
-        h = self.with_speaker(x, spk, 0)
-        for layer in self.enc:
-            h = torch.relu(layer(h))
-            if hidden is not None:
-                hidden.append(h)
+        h = self._hidden(self.with_speaker(x, spk, 0), self.enc, self.enc_norm, hidden)
         return self.enc_mu(h), None if self.enc_logvar is None else self.enc_logvar(h)
 
     def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
-        h = self.with_speaker(z, spk, 1)
-        for layer in self.dec:
-            h = torch.relu(layer(h))
-            if hidden is not None:
-                hidden.append(h)
+        h = self._hidden(self.with_speaker(z, spk, 1), self.dec, self.dec_norm, hidden)
         return self.dec_mean(h), self.var(h)
