@@ -1,6 +1,6 @@
 """Voice conversion on CMU ARCTIC bdl <-> slt (issue 11): speaker-conditioned VAEs beside the two references.
 
-    python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [-j 2]
+    python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [--dev] [-j 2]
 
 The split of recipes/arctic_vc (by sentence name, the same for both speakers): arctic_a0001-a0300 train (both
 speakers' frames, no pairing), a0301-a0350 dev (held out during training), a0351-a0400 eval. Features: WORLD
@@ -10,8 +10,9 @@ Prints a markdown table: per model (a bottleneck: latent size x KL weight, which
 the weight of the cycle term) and direction, the DTW MCD (dB, c1..c39, silence dropped) and F0 RMSE (cents) of
 the converted eval sentences against the target speaker's recordings, beside "no conversion" and per-dimension mean/std
 matching on the same sentences, the model's MCD minus mean/std's, and the speaker leakage of z (accuracy of a
-linear speaker classifier fitted on training z, tested on eval z of both speakers; chance 50%).
-Re-runs skip trained models.
+linear speaker classifier fitted on training z, tested on eval z of both speakers; chance 50%). With --dev, also
+the model's MCD minus mean/std's on the dev sentences: the figure to choose among cells by, so that the eval
+sentences stay unseen by the choice. Re-runs skip trained models.
 """
 from __future__ import annotations
 
@@ -33,13 +34,19 @@ from speechvae.train import fit
 from _common import ROOT, corpus_or_exit, table
 
 RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
-PLAIN = ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
+DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
+PLAIN = DEC + ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
 OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
 CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
-    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1 (vc.yaml)": [],
-    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 1": ["loss.beta=0.85"],
-    "mlp latent 8, beta 0.5, 60 epochs cosine, cycle 1": ["loss.beta=0.5"],
-    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 2": ["loss.beta=0.85", "loss.cycle=2"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)": [],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, seed 1": ["train.seed=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1": DEC,
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, seed 1": DEC + ["train.seed=1"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 1": DEC + ["loss.beta=0.85"],
+    "mlp latent 8, beta 0.5, 60 epochs cosine, cycle 1": DEC + ["loss.beta=0.5"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 2": DEC + ["loss.beta=0.85", "loss.cycle=2"],
+    "mlp latent 8, beta 1, 60 epochs cosine, cycle 2": DEC + ["loss.beta=1", "loss.cycle=2"],
+    "mlp latent 8, beta 0.85, 60 epochs cosine, cycle 4": DEC + ["loss.beta=0.85", "loss.cycle=4"],
     "mlp latent 8, beta 0.7, 60 epochs cosine": PLAIN,
     "mlp latent 8, beta 0.7, 120 epochs cosine": PLAIN + ["train.epochs=120"],
     "mlp latent 8, beta 0.85, 60 epochs cosine": PLAIN + ["loss.beta=0.85"],
@@ -88,6 +95,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "vc")
     ap.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
     ap.add_argument("-j", type=int, default=2, help="analysis processes")
+    ap.add_argument("--dev", action="store_true",
+                    help="also score the dev sentences (a0301-a0350, held out from training; choose cells on these)")
     args = ap.parse_args()
     feat = features(args.j)
     ids = split(feat)
@@ -104,22 +113,30 @@ def main() -> None:
         trained = time.time() - t0
         leak = evaluate(tm, feat, ids["eval"])["speaker_leakage"]
         for s, t in (SPEAKERS, SPEAKERS[::-1]):
-            src = [u for u in ids["eval"] if u.startswith(s + "/")]
-            convert_folder(tm, feat, src, t, exp / f"convert_{s}_{t}", wav=False, progress=False)
-            m = evaluate_conversion(exp / f"convert_{s}_{t}", feat, outdir=exp / f"vc_{s}_{t}.json")
+            m = _convert(tm, feat, ids["eval"], s, t, exp, "")
             refs[(s, t)] = m
             rows.append([name, f"{s} -> {t}", m["model"]["mcd_db"], m["model"]["mcd_db"] - m["meanstd"]["mcd_db"],
                          m["model"]["f0_rmse_cents"], f"{100 * leak['speaker_accuracy']:.0f}%",
                          round(trained)])
+            if args.dev:
+                d = _convert(tm, feat, ids["dev"], s, t, exp, "dev_")
+                rows[-1].insert(4, d["model"]["mcd_db"] - d["meanstd"]["mcd_db"])
         print(rows[-2], rows[-1], flush=True)
     ref_rows = [[name, f"{s} -> {t}", m[key]["mcd_db"], m[key]["f0_rmse_cents"]]
                 for (s, t), m in refs.items() for name, key in (("no conversion", "none"), ("mean/std matching", "meanstd"))]
     print(f"\nReferences, {refs[SPEAKERS]['pairs']} held-out sentences per direction:\n")
     print(table(["reference", "direction", "DTW MCD dB", "F0 RMSE cents"], ref_rows))
     print("\nSpeaker-conditioned VAEs (same sentences; leakage: linear speaker classifier on held-out z, chance 50%):\n")
-    print(table(["model", "direction", "DTW MCD dB", "vs mean/std dB", "F0 RMSE cents", "speaker leakage",
-                 "train s"], rows))
+    print(table(["model", "direction", "DTW MCD dB", "vs mean/std dB", *(["dev: vs mean/std dB"] if args.dev else []),
+                 "F0 RMSE cents", "speaker leakage", "train s"], rows))
     (args.out / "vc.json").write_text(json.dumps({"rows": rows, "references": ref_rows}, indent=1))
+
+
+def _convert(tm, feat: Path, ids: list[str], s: str, t: str, exp: Path, prefix: str) -> dict:
+    """Convert the sentences of ``ids`` spoken by ``s`` to ``t`` and score them (evaluate_conversion's dict)."""
+    out = exp / f"{prefix}convert_{s}_{t}"
+    convert_folder(tm, feat, [u for u in ids if u.startswith(s + "/")], t, out, wav=False, progress=False)
+    return evaluate_conversion(out, feat, outdir=exp / f"{prefix}vc_{s}_{t}.json")
 
 
 def _list(path: Path, ids: list[str]) -> Path:

@@ -160,7 +160,7 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     (the reference :func:`meanstd_convert` uses the same) and ``convert.json``.
 
     A source speaker the model knows uses its checkpoint statistics; another one the statistics of its
-    utterances in ``featdir``. An utterance that fails (unreadable file, other analysis settings) is logged
+    utterances in ``featdir`` (a ``both``-conditioned model refuses one: its encoder needs the speaker's code). An utterance that fails (unreadable file, other analysis settings) is logged
     and named in ``failures``; the others are converted. Returns the content of ``convert.json``."""
     from .audio import write_wav
     from .console import progress_bar
@@ -171,6 +171,12 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     tm.checkpoint.speaker_index(tgt)  # refuses an unconditioned model or an unknown target before any work
     featdir, outdir = Path(featdir), Path(outdir)
     spk_of = utterance_speakers(featdir)
+    unknown = sorted({spk_of[u] for u in utt_ids} - set(tm.cfg.model.speakers))
+    if unknown and tm.cfg.model.conditioning == "both":
+        raise ValueError(f"source speaker(s) {', '.join(unknown)} unknown to this model, whose encoder takes the "
+                         f"speaker code too (model.conditioning: both; its speakers: "
+                         f"{', '.join(tm.cfg.model.speakers)}): convert from one of its speakers, or use a model "
+                         f"trained with model.conditioning: decoder")
     stats = dict(tm.checkpoint.speaker_stats)
     for s in sorted({spk_of[u] for u in utt_ids} - set(stats)):
         own = [u for u in utt_ids if spk_of[u] == s]

@@ -12,7 +12,8 @@ import torch
 
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig
-from speechvae.featdir import feature_path, read_manifest, speaker_stats_path, write_featdir_analysis, write_manifest
+from speechvae.featdir import (feature_path, read_manifest, speaker_stats_path, utterance_speakers,
+                               write_featdir_analysis, write_manifest)
 from speechvae.features import Features, resolve_analysis
 from speechvae.models import build
 from speechvae.stats import Stats
@@ -342,3 +343,27 @@ def test_cycle_term_is_refused_without_two_speakers(tmp_path, three_part_featdir
     assert main(["-q", "train", str(three_part_featdir), "-o", str(tmp_path / "exp"), "--set", "loss.cycle=1",
                  "--set", "model.conditioning=decoder", "--set", "train.epochs=1"]) == 2
     assert not (tmp_path / "exp" / "checkpoint.pt").exists()
+
+
+def test_a_source_speaker_the_model_never_saw(vc_model, tmp_path, caplog):
+    """A decoder-conditioned model converts a new source speaker (F0 statistics from its own utterances); a
+    ``both``-conditioned one cannot encode it (its encoder takes the speaker's code) and says so before any work."""
+    root, feat, exp, train, held = vc_model
+    new, *_ = synthetic_parallel_featdir(tmp_path / "new")
+    rows = [{"utt_id": u, "speaker": "c" if u.startswith("a/") else "b", "path": "-", "frames": FRAMES,
+             "seconds": FRAMES / 200} for u in sorted(utterance_speakers(new))]
+    write_manifest(new, rows)  # a's recordings, now said to be speaker c's
+    src = _write_list(tmp_path / "src.list", ["a/s10", "a/s11"])
+    assert main(["convert", "--model", str(exp), str(new), "--to", "b", "--list", src, "--no-wav",
+                 "-o", str(tmp_path / "dec")]) == 0  # not -q: the line below is an info line
+    assert "source speaker c unknown to the model: its F0 statistics from its 2 utterances" in caplog.text
+    both = tmp_path / "both"
+    sets = ["model.conditioning=both", "model.latent=2", "model.hidden=[16]", "train.probe_frames=64"]
+    assert main(["-q", "train", str(feat), "-o", str(both), "--epochs", "1", "--train-list",
+                 _write_list(tmp_path / "t.list", train)] + sum([["--set", s] for s in sets], [])) == 0
+    assert main(["-q", "convert", "--model", str(both), str(new), "--to", "b", "--list", src,
+                 "-o", str(tmp_path / "out")]) == 2
+    assert "source speaker(s) c unknown to this model, whose encoder takes the speaker code too" in caplog.text
+    assert not (tmp_path / "out").exists()
+    assert main(["-q", "convert", "--model", str(both), str(feat), "--to", "b", "--list", src, "--no-wav",
+                 "-o", str(tmp_path / "known")]) == 0  # from a speaker it knows
