@@ -90,6 +90,15 @@ class Checkpoint:
             raise ValueError(f"speaker {speaker!r} unknown to this model (its speakers: {', '.join(names)})")
         return names.index(speaker)
 
+    def check_encoder_speakers(self, speakers) -> None:
+        """ValueError naming the ``speakers`` a ``both``-conditioned model's encoder cannot take (it needs their
+        code, and knows only its training speakers); other models take any speaker."""
+        unknown = sorted(set(speakers) - set(self.cfg.model.speakers))
+        if unknown and self.cfg.model.conditioning == "both":
+            raise ValueError(f"speaker(s) {', '.join(unknown)} unknown to this model, whose encoder takes the speaker "
+                             f"code too (model.conditioning: both; its speakers: {', '.join(self.cfg.model.speakers)})"
+                             f": use one of its speakers, or a model trained with model.conditioning: decoder")
+
     @property
     def analysis(self) -> AnalysisConfig:
         return self.cfg.analysis

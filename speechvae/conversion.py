@@ -171,12 +171,7 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     tm.checkpoint.speaker_index(tgt)  # refuses an unconditioned model or an unknown target before any work
     featdir, outdir = Path(featdir), Path(outdir)
     spk_of = utterance_speakers(featdir)
-    unknown = sorted({spk_of[u] for u in utt_ids} - set(tm.cfg.model.speakers))
-    if unknown and tm.cfg.model.conditioning == "both":
-        raise ValueError(f"source speaker(s) {', '.join(unknown)} unknown to this model, whose encoder takes the "
-                         f"speaker code too (model.conditioning: both; its speakers: "
-                         f"{', '.join(tm.cfg.model.speakers)}): convert from one of its speakers, or use a model "
-                         f"trained with model.conditioning: decoder")
+    tm.checkpoint.check_encoder_speakers(spk_of[u] for u in utt_ids)  # a both-conditioned model: before any work
     stats = dict(tm.checkpoint.speaker_stats)
     for s in sorted({spk_of[u] for u in utt_ids} - set(stats)):
         own = [u for u in utt_ids if spk_of[u] == s]

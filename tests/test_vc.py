@@ -363,7 +363,10 @@ def test_a_source_speaker_the_model_never_saw(vc_model, tmp_path, caplog):
                  _write_list(tmp_path / "t.list", train)] + sum([["--set", s] for s in sets], [])) == 0
     assert main(["-q", "convert", "--model", str(both), str(new), "--to", "b", "--list", src,
                  "-o", str(tmp_path / "out")]) == 2
-    assert "source speaker(s) c unknown to this model, whose encoder takes the speaker code too" in caplog.text
+    assert "speaker(s) c unknown to this model, whose encoder takes the speaker code too" in caplog.text
     assert not (tmp_path / "out").exists()
+    caplog.clear()
+    assert main(["-q", "encode", "--model", str(both), str(new), "--list", src, "-o", str(tmp_path / "codes")]) == 2
+    assert "speaker(s) c unknown to this model" in caplog.text and not (tmp_path / "codes").exists()
     assert main(["-q", "convert", "--model", str(both), str(feat), "--to", "b", "--list", src, "--no-wav",
                  "-o", str(tmp_path / "known")]) == 0  # from a speaker it knows
