@@ -160,8 +160,9 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
     (the reference :func:`meanstd_convert` uses the same) and ``convert.json``.
 
     A source speaker the model knows uses its checkpoint statistics; another one the statistics of its
-    utterances in ``featdir`` (a ``both``-conditioned model refuses one: its encoder needs the speaker's code). An utterance that fails (unreadable file, other analysis settings) is logged
-    and named in ``failures``; the others are converted. Returns the content of ``convert.json``."""
+    utterances in ``featdir`` (a ``both``-conditioned model refuses one: its encoder needs the speaker's code).
+    An utterance that fails (unreadable file, other analysis settings) is logged and named in ``failures``; the
+    others are converted. Returns the content of ``convert.json``."""
     from .audio import write_wav
     from .console import progress_bar
     from .corpus import stats_for

@@ -532,5 +532,5 @@ def _check_expdir(ckpt_file: Path, cfg: Config, resume: bool, overwrite: bool) -
     diff = resume_conflicts(ck.cfg, cfg)
     if diff:
         raise CheckpointError(f"{ckpt_file}: cannot resume with other settings ({'; '.join(diff)}); only "
-                              "train.epochs and train.device may change (or --overwrite to start again)")
+                              "train.epochs, train.patience and train.device may change (or --overwrite to start again)")
     return ck

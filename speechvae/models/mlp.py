@@ -31,6 +31,7 @@ class MLPVAE(SpectralVAE):
         self.enc_norm, self.dec_norm = (norms(enc_sizes), norms(dec_sizes)) if norms else (None, None)
 
     def _hidden(self, h: torch.Tensor, layers: nn.ModuleList, norms: nn.ModuleList | None, hidden: list | None):
+        """``h`` through one side's hidden layers (affine, optional LayerNorm, ReLU, optional skip)."""
         for i, layer in enumerate(layers):
             a = layer(h)
             a = torch.relu(a if norms is None else norms[i](a))
