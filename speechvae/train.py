@@ -481,7 +481,9 @@ def best_epoch(history: list[dict]) -> tuple[int, float]:
 
 def stopped_early(history: list[dict], cfg: Config) -> bool:
     """Whether ``train.patience`` epochs in a row have not lowered the held-out MCD (never when patience is 0)."""
-    return cfg.train.patience > 0 and bool(history) and history[-1]["epoch"] - best_epoch(history)[0] >= cfg.train.patience
+    if cfg.train.patience <= 0 or not history:
+        return False
+    return history[-1]["epoch"] - best_epoch(history)[0] >= cfg.train.patience
 
 
 def finished(ck: Checkpoint, cfg: Config) -> bool:
@@ -532,5 +534,6 @@ def _check_expdir(ckpt_file: Path, cfg: Config, resume: bool, overwrite: bool) -
     diff = resume_conflicts(ck.cfg, cfg)
     if diff:
         raise CheckpointError(f"{ckpt_file}: cannot resume with other settings ({'; '.join(diff)}); only "
-                              "train.epochs, train.patience and train.device may change (or --overwrite to start again)")
+                              "train.epochs, train.patience and train.device may change "
+                              "(or --overwrite to start again)")
     return ck

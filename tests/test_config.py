@@ -22,7 +22,8 @@ def test_yaml_file_and_round_trip(tmp_path):
     ("train.lr=fast", "number"), ("init.scheme=kaiming", "seed, he or xavier"), ("train.epochs", "section.key=value"),
     ("analysis.f0_ceil=9000", "Nyquist"), ("loss.decoder_variance=learned", "unit, shared, per_dim or per_frame"),
     ("model.scaling=zscore", "global or per_dim"), ("model.kind=rnn", "mlp or conv"),
-    ("model.norm=batch", "none or layer"), ("train.patience=-1", "patience must be >= 0"), ("model.kind=conv model.residual=true", "options of the mlp"),
+    ("model.norm=batch", "none or layer"), ("train.patience=-1", "patience must be >= 0"),
+    ("model.kind=conv model.residual=true", "options of the mlp"),
     ("model.stride=2", "needs model.kind conv"), ("model.kernel=4", "kernel odd"),
 ])
 def test_bad_values_are_errors(override, match):
