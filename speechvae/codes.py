@@ -107,8 +107,7 @@ def encode_folder(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], cod
     codedir = Path(codedir)
     info, rows, frames, nbytes = describe(tm), [], 0, 0
     spk = utterance_speakers(featdir)
-    if tm.conditioned:
-        tm.checkpoint.check_encoder_speakers(spk[u] for u in utt_ids)  # before any file is written
+    tm.checkpoint.check_encoder_speakers(spk[u] for u in utt_ids)  # a both-conditioned model: before any file
     for u in progress_bar(utt_ids, desc="encode", unit="utt", enabled=progress):
         path = feature_path(featdir, u)
         f = Features.load(path)

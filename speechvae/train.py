@@ -465,8 +465,9 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
         bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
                         mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")
         if stopped_early(history, cfg):
+            at, mcd = best_epoch(history)
             log.info("early stop after epoch %d: the held-out MCD has not gone below %.3f dB (epoch %d) for %d epochs",
-                     epoch, best_epoch(history)[1], best_epoch(history)[0], cfg.train.patience)
+                     epoch, mcd, at, cfg.train.patience)
             break
     if best is not None:
         log.info("the checkpoint's model is epoch %d's (held-out MCD %.3f dB, train.keep_best)", *best_epoch(history))
