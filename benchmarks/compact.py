@@ -4,8 +4,10 @@ CMU ARCTIC bdl sentences, US male), every model beside PCA-k fitted on the same 
 
     python benchmarks/compact.py [--out data/bench/compact] [-j 1]
 
-Prints markdown tables: per latent size, each model family's held-out MCD, GV ratio, frames above
-2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on both speakers; then the rate axis
+Prints markdown tables: per code size (numbers per frame: latent dims / frames per latent vector), each model
+family's held-out MCD, GV ratio, frames above 2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on
+both speakers, and for a model with one latent vector per s > 1 frames also relative to PCA of s stacked frames
+with as many components (the linear code of the same shape); then the rate axis
 over beta (the true-ELBO family, rate8k.yaml, rate.yaml) and the true ELBO (beta = 1 at the end) without any
 post-filter. Writes rd.csv and the plots of each family under --out.
 Re-runs skip finished cells.
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 import speechvae  # noqa: F401
-from speechvae.baselines import fit_pca, pca_rebuild
+from speechvae.baselines import fit_pca, pca_name, pca_rebuild
 from speechvae.config import AnalysisConfig
 from speechvae.corpus import analyze_corpus, collect_inputs
 from speechvae.featdir import read_id_list, select_utts
@@ -37,6 +39,8 @@ FAMILIES = {
     "conv k5, stride 4, MCD scale (one latent vector per 20 ms)": (
         "compact.yaml", ["model.kind=conv", "model.stride=4", "model.segment=64", "model.hidden=[256,256]",
                          "train.batch_size=512"], "16,32"),
+    "block of 4 frames, linear path (block.yaml)": ("block.yaml", [], "16,32,64,128"),
+    "block of 4 frames, no linear path": ("block.yaml", ["model.linear_path=false"], "16,32,64,128"),
 }
 # the rate axis: beta (the price of a nat) over a 64-dim latent, MCD scale, beta warm-up, no free bits
 BETA_FAMILY = ("true-ELBO family over beta, MCD scale (elbo.yaml, shared variance, no free bits)", "elbo.yaml",
@@ -66,8 +70,12 @@ def main() -> None:
     feat, lists = aishell_split(out)
     bdl = unseen_speaker(out, 2)
     train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"), select_utts(bdl)
-    pca = fit_pca(feat, train_ids)
-    pca_bdl = {k: score(bdl, bdl_ids, pca_rebuild(pca, k))["mcd_db"] for k in (4, 8, 16, 32)}
+    pcas = {s: fit_pca(feat, train_ids, s) for s in (1, 4)}  # frame PCA, and PCA of 4 stacked frames
+    pca_bdl = {pca_name(k * s, s): score(bdl, bdl_ids, pca_rebuild(pcas[s], k * s))["mcd_db"]
+               for k in (4, 8, 16, 32) for s in (1, 4)}
+
+    def versus(mcd: float, ref: float | None) -> str:
+        return "" if ref is None else f"{100 * (mcd / ref - 1):+.0f}%"
 
     rows, combined = [], []
     for fam, (conf, sets, latents) in FAMILIES.items():
@@ -77,19 +85,22 @@ def main() -> None:
                      train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
                      eval_list=str(lists / "eval.list"), config=str(CONF / conf), overrides=sets, jobs=args.jobs,
                      progress=False)
-        pcas = {int(r["latent"]): float(r["mcd_db"]) for r in res if r["model"] == "pca"}
+        pca_mcd = {r["cell"]: float(r["mcd_db"]) for r in res if r["model"] == "pca"}
         short = fam.split(" (")[0]
         combined += [{**r, "cell": f"{short},{r['cell']}"} for r in res if r["model"] != "pca"]
         combined += [r for r in res if r["model"] == "pca" and r["cell"] not in {c["cell"] for c in combined}]
         for r in res:
             if r["model"] == "pca" or r.get("mcd_db") is None:
                 continue
-            k = int(r["latent"])
+            latent, stride = int(r["latent"]), int(r["stride"])
+            frame, stacked = pca_name(latent // stride), pca_name(latent, stride) if stride > 1 else None
             tm = load_model(out / tag / "cells" / r["cell"], "cpu")
-            b = score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"]
-            rows.append([fam, k, float(r["mcd_db"]), pcas[k], f"{100 * (float(r['mcd_db']) / pcas[k] - 1):+.0f}%",
-                         float(r["gv_ratio"]), float(r["share_over_2db"]), float(r["kbit_per_s"]), b, pca_bdl[k],
-                         f"{100 * (b / pca_bdl[k] - 1):+.0f}%"])
+            b, mcd = score(bdl, bdl_ids, lambda f: reconstruct(tm, f))["mcd_db"], float(r["mcd_db"])
+            rows.append([fam, f"{latent // stride}" + (f" ({latent} per {stride})" if stride > 1 else ""), mcd,
+                         pca_mcd[frame], versus(mcd, pca_mcd[frame]), pca_mcd.get(stacked, ""),
+                         versus(mcd, pca_mcd.get(stacked)), float(r["gv_ratio"]), float(r["share_over_2db"]),
+                         float(r["kbit_per_s"]), b, pca_bdl[frame], versus(b, pca_bdl[frame]), pca_bdl.get(stacked, ""),
+                         versus(b, pca_bdl.get(stacked))])
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     beta_rows = {}
     for family, sub, label in ((BETA_FAMILY, "beta", "mlp true-ELBO family (MCD scale)"),
@@ -111,8 +122,9 @@ def main() -> None:
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"\n## Compact codes: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances) and unseen speaker bdl "
           f"({len(bdl_ids)} ARCTIC sentences); PCA-k fitted on the same {len(train_ids)} training utterances\n")
-    print(table(["model", "latent dims", "MCD dB", "PCA-k MCD dB", "vs PCA", "GV ratio", "frames > 2 dB",
-                 "rate kbit/s", "unseen bdl MCD dB", "bdl PCA-k dB", "bdl vs PCA"], rows))
+    print(table(["model", "dims per frame", "MCD dB", "PCA-k dB", "vs PCA", "stacked PCA dB", "vs stacked",
+                 "GV ratio", "frames > 2 dB", "rate kbit/s", "unseen bdl dB", "bdl PCA-k dB", "bdl vs PCA",
+                 "bdl stacked PCA dB", "bdl vs stacked"], rows))
 
     from speechvae.plots import rate_distortion_curves, save_figure
 

@@ -3,7 +3,9 @@
 Both are fitted on the training frames in the MCD's own scale (raw c1..c39: squared reconstruction
 error is proportional to squared MCD):
 
-- PCA with k components: the best linear k-dim code for that metric on the training frames.
+- PCA with k components: the best linear k-dim code for that metric on the training frames; with ``stack``
+  s > 1, PCA of s consecutive frames side by side (blocks cut as a strided model cuts them): the best linear code
+  of k numbers per s frames, the reference for a model with one latent vector per s frames.
 - k-means vector quantisation at a given number of bits per frame, n codebooks of K = 2^(bits/n)
   entries: "split" (each codebook quantises one contiguous band of dims) or "residual" (each stage
   quantises what the previous ones left). Codes one can store: n integers per frame.
@@ -46,20 +48,21 @@ class RunningMoments:
 
 @dataclass(frozen=True)
 class PCA:
-    """Principal axes of c1..c39 frames: ``mean (D,)``, ``axes (D, D)`` (rows, by decreasing variance),
-    ``variance (D,)`` along each axis."""
+    """Principal axes of c1..c39 frames (``stack`` s > 1: of blocks of s frames side by side, D = s * 39):
+    ``mean (D,)``, ``axes (D, D)`` (rows, by decreasing variance), ``variance (D,)`` along each axis."""
 
     mean: np.ndarray
     axes: np.ndarray
     variance: np.ndarray
+    stack: int = 1
 
     @classmethod
-    def fit(cls, m: RunningMoments) -> "PCA":
+    def fit(cls, m: RunningMoments, stack: int = 1) -> "PCA":
         mean = m.total / m.count
         cov = m.outer / m.count - np.outer(mean, mean)
         var, vec = np.linalg.eigh(cov)
         order = np.argsort(var)[::-1]
-        return cls(mean, vec[:, order].T, np.maximum(var[order], 0.0))
+        return cls(mean, vec[:, order].T, np.maximum(var[order], 0.0), stack)
 
     def reconstruct(self, x: np.ndarray, k: int) -> np.ndarray:
         """``(T, D)`` frames -> their projection on the first ``k`` axes, ``(T, D)``."""
@@ -67,15 +70,28 @@ class PCA:
         return self.mean + ((x - self.mean) @ v.T) @ v
 
 
-def fit_pca(featdir: str | Path, utt_ids: list[str]) -> PCA:
-    """PCA of the raw c1..c_order frames of ``utt_ids`` (streamed, one utterance at a time)."""
+def stack_frames(x: np.ndarray, s: int) -> np.ndarray:
+    """``(T, D)`` frames -> ``(ceil(T / s), s * D)`` blocks of s consecutive frames side by side, the last frame
+    repeated to fill the last block (as a strided model's input is padded).
+
+    >>> stack_frames(np.arange(5.0)[:, None], 2).tolist()
+    [[0.0, 1.0], [2.0, 3.0], [4.0, 4.0]]
+    """
+    pad = -len(x) % s
+    x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+    return x.reshape(len(x) // s, s * x.shape[1])
+
+
+def fit_pca(featdir: str | Path, utt_ids: list[str], stack: int = 1) -> PCA:
+    """PCA of the raw c1..c_order frames of ``utt_ids`` (streamed, one utterance at a time); ``stack`` s > 1:
+    of their blocks of s frames (:func:`stack_frames`)."""
     m = None
     for u in utt_ids:
-        part = RunningMoments.of(Features.load(feature_path(featdir, u)).mcep[:, 1:])
+        part = RunningMoments.of(stack_frames(Features.load(feature_path(featdir, u)).mcep[:, 1:], stack))
         m = part if m is None else m.merge(part)
     if m is None:
         raise ValueError("PCA needs at least one training utterance")
-    return PCA.fit(m)
+    return PCA.fit(m, stack)
 
 
 def frame_rebuild(code):
@@ -89,8 +105,11 @@ def frame_rebuild(code):
 
 
 def pca_rebuild(pca: PCA, k: int):
-    """Features -> the same Features with c1..c39 replaced by their PCA-k reconstruction."""
-    return frame_rebuild(lambda x: pca.reconstruct(x, k))
+    """Features -> the same Features with c1..c39 replaced by their PCA-k reconstruction (a stacked PCA: k
+    components per block of ``pca.stack`` frames)."""
+    def code(x: np.ndarray) -> np.ndarray:
+        return pca.reconstruct(stack_frames(x, pca.stack), k).reshape(-1, x.shape[1])[: len(x)]
+    return frame_rebuild(code)
 
 
 @dataclass(frozen=True)
@@ -203,26 +222,34 @@ def run_vq(featdir: str | Path, outdir: str | Path, kinds: list[str], bits: list
     return rows
 
 
+def pca_name(k: int, stack: int = 1) -> str:
+    """File and cell name of PCA-k: ``pca16``, or ``pca64x4`` for 64 components per block of 4 frames."""
+    return f"pca{k}" if stack == 1 else f"pca{k}x{stack}"
+
+
 def run_pca(featdir: str | Path, outdir: str | Path, dims: list[int], train_ids: list[str],
-            eval_ids: list[str]) -> list[dict]:
-    """Fit PCA on ``train_ids``, score PCA-k for each k of ``dims`` on ``eval_ids`` with the models'
-    evaluation code; write ``outdir/pca<k>.json`` (the keys of ``speechvae evaluate``'s metrics.json)
-    and ``outdir/pca.csv``. Returns the table rows."""
+            eval_ids: list[str], stack: int = 1) -> list[dict]:
+    """Fit PCA on ``train_ids`` (``stack`` s > 1: on blocks of s frames), score PCA-k for each k of ``dims``
+    (components per block) on ``eval_ids`` with the models' evaluation code; write ``outdir/pca<k>.json``
+    (``pca<k>x<s>.json`` for s > 1; the keys of ``speechvae evaluate``'s metrics.json) and ``outdir/pca.csv``
+    (``pca_x<s>.csv``). Returns the table rows."""
     from .metrics import score
     from .store import write_csv, write_json
 
-    pca = fit_pca(featdir, train_ids)
+    if stack < 1:
+        raise ValueError(f"PCA stack must be >= 1 frames, got {stack}")
+    pca = fit_pca(featdir, train_ids, stack)
     seen = sorted(set(train_ids) & set(eval_ids))
     rows = []
     for k in dims:
         if not 1 <= k <= len(pca.mean):
             raise ValueError(f"PCA dims must be in 1..{len(pca.mean)}, got {k}")
-        m = {**score(featdir, eval_ids, pca_rebuild(pca, k)), "baseline": "pca", "components": k,
-             "held_out": not seen, "training_utterances": seen,
+        m = {**score(featdir, eval_ids, pca_rebuild(pca, k)), "baseline": "pca", "components": k, "stack": stack,
+             "dims_per_frame": k / stack, "held_out": not seen, "training_utterances": seen,
              "explained_variance": float(pca.variance[:k].sum() / pca.variance.sum())}
-        write_json(Path(outdir) / f"pca{k}.json", m)
-        rows.append({"components": k, "mcd_db": m["mcd_db"], "gv_ratio": m["gv_ratio"],
+        write_json(Path(outdir) / f"{pca_name(k, stack)}.json", m)
+        rows.append({"components": k, "stack": stack, "mcd_db": m["mcd_db"], "gv_ratio": m["gv_ratio"],
                      "share_over_2db": m["share_over_2db"], "share_over_4db": m["share_over_4db"],
                      "explained_variance": m["explained_variance"], "held_out": m["held_out"]})
-    write_csv(Path(outdir) / "pca.csv", rows)
+    write_csv(Path(outdir) / ("pca.csv" if stack == 1 else f"pca_x{stack}.csv"), rows)
     return rows

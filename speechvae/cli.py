@@ -376,7 +376,10 @@ def baseline_add(p):
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="folder for pca<k>.json + pca.csv, vq_<kind><bits>.json + vq.csv, or vc_<src>_<tgt>_<ref>.json "
                         "+ vc.csv")
-    p.add_argument("--dims", default="4,8,16,24,32", help="pca: comma-separated numbers of components")
+    p.add_argument("--dims", default="4,8,16,24,32", help="pca: comma-separated numbers of components (per block)")
+    p.add_argument("--stack", type=int, default=1, metavar="S",
+                   help="pca: fit on blocks of S consecutive frames (the reference for a model with one latent "
+                        "vector per S frames, model.stride S); files pca<k>x<S>.json, pca_x<S>.csv")
     p.add_argument("--bits", default="20,40", help="vq: comma-separated bits per frame")
     p.add_argument("--codebooks", type=int, default=5, help="vq: codebooks (bits / codebooks bits each)")
     p.add_argument("--vq", default="split,residual", help="vq: split (one codebook per band of dims) and/or residual")
@@ -416,11 +419,13 @@ def baseline_run(args) -> int:
                      "" if r["held_out"] else " (TRAINING utterances)")
         log.info("-> %s/vq.csv", args.output)
         return 0
-    rows = run_pca(args.featdir, args.output, _ints("--dims", args.dims), train, ev)
+    rows = run_pca(args.featdir, args.output, _ints("--dims", args.dims), train, ev, args.stack)
+    per = "" if args.stack == 1 else f" per {args.stack} frames"
     for r in rows:
-        log.info("PCA-%d: MCD %.2f dB, GV ratio %.3f, %.0f%% of frames above 2 dB%s", r["components"], r["mcd_db"],
-                 r["gv_ratio"], 100 * r["share_over_2db"], "" if r["held_out"] else " (TRAINING utterances)")
-    log.info("-> %s/pca.csv", args.output)
+        log.info("PCA-%d%s: MCD %.2f dB, GV ratio %.3f, %.0f%% of frames above 2 dB%s", r["components"], per,
+                 r["mcd_db"], r["gv_ratio"], 100 * r["share_over_2db"],
+                 "" if r["held_out"] else " (TRAINING utterances)")
+    log.info("-> %s/%s", args.output, "pca.csv" if args.stack == 1 else f"pca_x{args.stack}.csv")
     return 0
 
 

@@ -45,12 +45,13 @@ class AnalysisConfig:
 class ModelConfig:
     """The VAE: which model, its sizes (encoder input -> hidden... -> latent; the decoder mirrors it)."""
 
-    kind: str = "mlp"  # "mlp" (frame-wise) or "conv" (1-D convolutions over neighbouring frames)
-    hidden: tuple[int, ...] = (256, 128)  # mlp: layer sizes; conv: channels of each convolution
+    kind: str = "mlp"  # "mlp" (frame-wise), "conv" (1-D convolutions over frames) or "block" (MLP on stacked frames)
+    hidden: tuple[int, ...] = (256, 128)  # mlp, block: layer sizes; conv: channels of each convolution
     latent: int = 64
     kernel: int = 5  # conv: taps (frames) per convolution, odd
-    stride: int = 1  # conv: frames coded by one latent vector (rate per second / stride)
-    segment: int = 64  # conv: frames per training example (a multiple of stride)
+    stride: int = 1  # conv, block: frames coded by one latent vector (rate per second / stride)
+    segment: int = 64  # conv, block: frames per training example (a multiple of stride)
+    linear_path: bool = False  # block: a linear map beside the encoder and decoder MLPs (linear code + correction)
     residual: bool = False  # mlp: hidden layers as wide as their input add it (h + relu(W h + b))
     norm: str = "none"  # mlp: "none" or "layer" (a LayerNorm before each hidden ReLU)
     # Frames the model sees, and its loss is taken on: centred c1..c39 divided by "global" (one std for
@@ -285,8 +286,11 @@ def validate(cfg: Config) -> None:
         (len(cfg.model.hidden) >= 1 and all(h > 0 for h in cfg.model.hidden), "model.hidden: positive sizes"),
         (cfg.model.latent > 0, "model.latent must be > 0"),
         (cfg.model.scaling in ("global", "per_dim"), "model.scaling must be global or per_dim"),
-        (cfg.model.kind in ("mlp", "conv"), "model.kind must be mlp or conv"),
-        (cfg.model.kind == "conv" or cfg.model.stride == 1, "model.stride > 1 needs model.kind conv"),
+        (cfg.model.kind in ("mlp", "conv", "block"), "model.kind must be mlp, conv or block"),
+        (cfg.model.kind != "mlp" or cfg.model.stride == 1, "model.stride > 1 needs model.kind conv or block"),
+        (cfg.model.kind == "block" or not cfg.model.linear_path, "model.linear_path is an option of the block model"),
+        (cfg.model.kind != "block" or cfg.loss.decoder_variance != "per_frame",
+         "loss.decoder_variance per_frame: not for the block model (unit, shared or per_dim)"),
         (cfg.model.stride >= 1 and cfg.model.kernel >= 1 and cfg.model.kernel % 2 == 1,
          "model.stride must be >= 1 and model.kernel odd"),
         (cfg.model.segment >= cfg.model.stride and cfg.model.segment % cfg.model.stride == 0,

@@ -186,37 +186,49 @@ def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray, label: str = "decod
 def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     """Held-out distortion against code size, models beside PCA-k.
 
-    rows: dicts with ``model`` ("pca" for the baseline), ``cell``, ``latent``, ``mcd_db``, ``gv_ratio`` and,
-    for models, ``kbit_per_s``. Returns ``{"rd_dims.png": MCD and GV ratio vs latent dims,
-    "rd_rate.png": MCD vs rate (kbit/s, held-out KL)}``; models sharing every grid value but latent form one line.
+    rows: dicts with ``model`` ("pca" for the baseline), ``cell``, ``latent``, ``mcd_db``, ``gv_ratio``, optionally
+    ``stride`` (frames per latent vector, 1 if absent) and, for models, ``kbit_per_s``. Returns ``{"rd_dims.png": MCD
+    and GV ratio vs numbers per frame (latent / stride), "rd_rate.png": MCD vs rate (kbit/s, held-out KL)}``; models
+    sharing every grid value but latent form one line; PCA of stacked frames is a line of its own per stride.
     """
+    def per_frame(r) -> float:
+        return float(r["latent"]) / float(r.get("stride") or 1)
+
     def series(rs):
         groups: dict[str, list[dict]] = {}
         for r in rs:
             rest = ",".join(p for p in str(r["cell"]).split(",") if not p.startswith("model.latent="))
             groups.setdefault(rest or r["model"], []).append(r)
-        return {k: sorted(v, key=lambda r: float(r["latent"])) for k, v in groups.items()}
+        return {k: sorted(v, key=per_frame) for k, v in groups.items()}
 
     models = [r for r in rows if r["model"] != "pca"]
-    pca = sorted((r for r in rows if r["model"] == "pca"), key=lambda r: float(r["latent"]))
+    pcas: dict[int, list[dict]] = {}
+    for r in rows:
+        if r["model"] == "pca":
+            pcas.setdefault(int(float(r.get("stride") or 1)), []).append(r)
     fig = Figure(figsize=(11, 4))
     a, b = fig.subplots(1, 2)
     for name, rs in series(models).items():
-        x = [float(r["latent"]) for r in rs]
+        x = [per_frame(r) for r in rs]
         a.plot(x, [float(r["mcd_db"]) for r in rs], marker="o", label=name)
         b.plot(x, [float(r["gv_ratio"]) for r in rs], marker="o", label=name)
-    if pca:
-        x = [float(r["latent"]) for r in pca]
-        a.plot(x, [float(r["mcd_db"]) for r in pca], marker="s", ls="--", color="black", label="PCA-k")
-        b.plot(x, [float(r["gv_ratio"]) for r in pca], marker="s", ls="--", color="black", label="PCA-k")
+    for stride, rs in sorted(pcas.items()):
+        rs = sorted(rs, key=per_frame)
+        label, style = ("PCA-k", "--") if stride == 1 else (f"PCA of {stride} stacked frames", ":")
+        x = [per_frame(r) for r in rs]
+        a.plot(x, [float(r["mcd_db"]) for r in rs], marker="s", ls=style, color="black", label=label)
+        b.plot(x, [float(r["gv_ratio"]) for r in rs], marker="s", ls=style, color="black", label=label)
     for ax, yl in ((a, "held-out MCD (dB)"), (b, "GV ratio (1 = no over-smoothing)")):
         ax.set_xscale("log", base=2)
-        ax.set(xlabel="latent dims per latent vector (PCA: components)", ylabel=yl)
+        ax.set(xlabel="numbers per frame (latent dims / stride; PCA: components / frames)", ylabel=yl)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     a.set_title("distortion vs code size")
     b.set_title("variance kept")
-    fig.tight_layout()
+    handles, labels = a.get_legend_handles_labels()  # one legend under both panels, clear of the points
+    rows = -(-len(labels) // 3)
+    fig.set_size_inches(11, 4 + 0.22 * rows)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.22 * rows / (4 + 0.22 * rows) + 0.02, 1, 1))
     fig2 = Figure(figsize=(6.5, 4.5))
     ax = fig2.subplots()
     for name, rs in series(models).items():
@@ -224,9 +236,10 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
         for r in rs:
             ax.annotate(f"{float(r['latent']):g}", (float(r["kbit_per_s"]), float(r["mcd_db"])), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
-    for r in pca:
+    for r in (r for rs in pcas.values() for r in rs):
         ax.axhline(float(r["mcd_db"]), color="gray", ls=":", lw=0.8)
-        ax.annotate(f"PCA-{r['latent']}", (ax.get_xlim()[0], float(r["mcd_db"])), fontsize=7, color="gray")
+        name = f"PCA-{r['latent']}" if int(float(r.get("stride") or 1)) == 1 else f"PCA-{r['latent']} x{r['stride']}"
+        ax.annotate(name, (ax.get_xlim()[0], float(r["mcd_db"])), fontsize=7, color="gray")
     ax.set(xlabel="rate (kbit/s): held-out KL, or the exact code bits of a quantiser", ylabel="held-out MCD (dB)",
            title="rate-distortion (labels: latent dims; quantisers: bits/frame)")
     ax.grid(alpha=0.3)

@@ -6,8 +6,10 @@ PCA with as many components, and plot distortion (MCD, GV ratio) against latent 
 
 Each cell trains into ``RDDIR/cells/<cell>/`` and writes its ``metrics.json`` there; a re-run skips the
 cells that have both a finished checkpoint and metrics. ``rd.csv`` holds one row per cell and one per
-PCA-k (k = each latent size of the grid); the rate of a model is its held-out KL (nats/frame and
-kbit/s), PCA's is left empty (a continuous projection has no rate until quantised).
+PCA-k: k = each cell's numbers per frame (``latent / stride``), and for a model with one latent vector per
+s > 1 frames also PCA of s stacked frames with ``latent`` components (``pca<latent>x<s>``: the linear code
+of the same shape). The rate of a model is its held-out KL (nats/frame and kbit/s), PCA's is left empty (a
+continuous projection has no rate until quantised).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from .sweep import cell_config, cell_name, parse_grid
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("model", "cell", "latent", "mcd_db", "gv_ratio", "share_over_2db", "share_over_4db",
+COLUMNS = ("model", "cell", "latent", "stride", "dims_per_frame", "mcd_db", "gv_ratio", "share_over_2db",
+           "share_over_4db",
            "kl_nats_per_frame", "kbit_per_s", "held_out")
 
 
@@ -48,7 +51,8 @@ def _train_and_score(args: tuple) -> dict:
         finished = training_finished(load_checkpoint(celldir), cfg) and metrics_file.exists()
     except CheckpointError:
         finished = False
-    row = {"model": cfg.model.kind, "cell": celldir.name, **assign, "latent": cfg.model.latent, "status": "ok"}
+    row = {"model": cfg.model.kind, "cell": celldir.name, **assign, "latent": cfg.model.latent,
+           "stride": cfg.model.stride, "dims_per_frame": cfg.model.latent / cfg.model.stride, "status": "ok"}
     if finished:
         m = json.loads(metrics_file.read_text())
         return {**row, "status": "skipped (finished)", **{k: m.get(k) for k in COLUMNS if k in m}}
@@ -66,8 +70,8 @@ def _train_and_score(args: tuple) -> dict:
 def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, train_list: str, valid_list: str,
            eval_list: str, config: str | None = None, overrides: list[str] | None = None, jobs: int = 1,
            progress: bool = True) -> list[dict]:
-    """Train and score every cell of ``grid`` and PCA-k for each latent size; write rd.csv and plots."""
-    from .baselines import fit_pca, pca_rebuild
+    """Train and score every cell of ``grid`` and the PCA references of its shapes; write rd.csv and plots."""
+    from .baselines import fit_pca, pca_name, pca_rebuild
     from .featdir import select_utts
     from .metrics import score
 
@@ -83,12 +87,15 @@ def run_rd(featdir: str | Path, outdir: str | Path, grid: dict[str, list], *, tr
     log.info("rate-distortion: %d cells over %s, %d at a time", len(cells), list(grid), jobs)
     with task_runner(jobs) as run:
         rows = run(_train_and_score, work, desc="rd", progress=progress)
-    pca = fit_pca(featdir, train_ids)
-    for k in sorted({c.model.latent for c in cfgs}):
-        if k <= len(pca.mean):
-            m = score(featdir, eval_ids, pca_rebuild(pca, k))
-            rows.append({"model": "pca", "cell": f"pca{k}", "latent": k, "status": "ok",
-                         "held_out": not set(train_ids) & set(eval_ids), **{c: m[c] for c in COLUMNS if c in m}})
+    shapes = {(c.model.latent // c.model.stride, 1) for c in cfgs if c.model.latent % c.model.stride == 0}
+    shapes |= {(c.model.latent, c.model.stride) for c in cfgs if c.model.stride > 1}
+    pcas = {s: fit_pca(featdir, train_ids, s) for s in sorted({s for _, s in shapes})}
+    for k, s in sorted(shapes, key=lambda ks: (ks[1], ks[0])):
+        if k <= len(pcas[s].mean):
+            m = score(featdir, eval_ids, pca_rebuild(pcas[s], k))
+            rows.append({"model": "pca", "cell": pca_name(k, s), "latent": k, "stride": s, "dims_per_frame": k / s,
+                         "status": "ok", "held_out": not set(train_ids) & set(eval_ids),
+                         **{c: m[c] for c in COLUMNS if c in m}})
     keys = list(dict.fromkeys(k for r in rows for k in r))
     write_csv(outdir / "rd.csv", [{k: r.get(k, "") for k in keys} for r in rows])
     write_plots(outdir, rows)
@@ -102,7 +109,7 @@ def _threads() -> int:
 
 
 def write_plots(outdir: Path, rows: list[dict]) -> list[Path]:
-    """rd_dims.png (MCD and GV ratio vs latent dims) and rd_rate.png (MCD vs kbit/s), PCA alongside."""
+    """rd_dims.png (MCD and GV ratio vs numbers per frame) and rd_rate.png (MCD vs kbit/s), PCA alongside."""
     from .plots import rate_distortion_curves, save_figure
 
     ok = [r for r in rows if r.get("mcd_db") is not None and math.isfinite(float(r["mcd_db"]))]

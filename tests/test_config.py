@@ -21,10 +21,12 @@ def test_yaml_file_and_round_trip(tmp_path):
     ("train.epoch=3", "unknown key"), ("trian.epochs=3", "unknown section"), ("train.epochs=3.5", "integer"),
     ("train.lr=fast", "number"), ("init.scheme=kaiming", "seed, he or xavier"), ("train.epochs", "section.key=value"),
     ("analysis.f0_ceil=9000", "Nyquist"), ("loss.decoder_variance=learned", "unit, shared, per_dim or per_frame"),
-    ("model.scaling=zscore", "global or per_dim"), ("model.kind=rnn", "mlp or conv"),
+    ("model.scaling=zscore", "global or per_dim"), ("model.kind=rnn", "mlp, conv or block"),
     ("model.norm=batch", "none or layer"), ("train.patience=-1", "patience must be >= 0"),
     ("model.kind=conv model.residual=true", "options of the mlp"),
-    ("model.stride=2", "needs model.kind conv"), ("model.kernel=4", "kernel odd"),
+    ("model.stride=2", "needs model.kind conv or block"), ("model.kernel=4", "kernel odd"),
+    ("model.linear_path=true", "option of the block model"),
+    ("model.kind=block model.stride=2 loss.decoder_variance=per_frame", "not for the block model"),
 ])
 def test_bad_values_are_errors(override, match):
     with pytest.raises(ConfigError, match=match):

@@ -204,3 +204,39 @@ def test_residual_and_layer_norm_mlp_against_numpy(norm):
     plain.load_state_dict(m.state_dict())
     with torch.no_grad():
         assert not torch.allclose(plain.encode(torch.from_numpy(x)[None])[0], got_mu)  # the skips change it
+
+
+@pytest.mark.parametrize("linear_path", [True, False])
+def test_block_model_against_numpy(linear_path):
+    """model.kind block: s frames side by side -> ReLU MLP -> latent -> ReLU MLP -> s frames, each frame coded only
+    with the frames of its own block; model.linear_path adds a linear map of the block to the posterior mean and a
+    linear map of the latent to the decoder mean."""
+    from speechvae.models.block import BlockVAE
+
+    torch.manual_seed(0)
+    m = BlockVAE(5, ModelConfig(kind="block", stride=2, hidden=(6, 4), latent=3, linear_path=linear_path))
+    init_weights(m, InitConfig(scheme="he", scale=1.0))
+    for layer in m.layers():  # non-zero biases, so that the test sees them
+        if layer.bias is not None:
+            layer.bias.data.uniform_(-0.3, 0.3)
+    x = np.random.default_rng(1).standard_normal((6, 5)).astype(np.float32)  # 6 frames: 3 blocks of 2
+
+    def mlp(h, layers):
+        for layer in layers:
+            h = np.maximum(_np_layer(layer, h), 0)
+        return h
+
+    blocks = x.reshape(3, 10)  # frames 0-1, 2-3, 4-5
+    mu = _np_layer(m.enc_mu, mlp(blocks, m.enc))
+    if linear_path:
+        mu = mu + blocks @ m.enc_lin.weight.detach().numpy().T
+    out = _np_layer(m.dec_mean, mlp(mu, m.dec))
+    if linear_path:
+        out = out + mu @ m.dec_lin.weight.detach().numpy().T
+    with torch.no_grad():
+        got_mu, logvar = m.encode(torch.from_numpy(x)[None])
+        got, _ = m.decode(got_mu)
+    assert got_mu.shape == logvar.shape == (1, 3, 3) and got.shape == (1, 6, 5)
+    np.testing.assert_allclose(got_mu[0].numpy(), mu, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[0].numpy(), out.reshape(6, 5), rtol=1e-5, atol=1e-5)
+    assert (m.enc_lin is not None) == linear_path and len(m.layers()) == 7 + 2 * linear_path  # init draws the paths

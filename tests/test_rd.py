@@ -45,6 +45,29 @@ def test_pca_error_is_the_discarded_variance():
         assert err == pytest.approx(pca.variance[k:].sum(), rel=1e-8)
 
 
+def test_stacked_pca_is_pca_of_blocks_and_of_repeated_frames_is_frame_pca():
+    """PCA with stack s is the PCA of s consecutive frames side by side (numpy's SVD of the blocks). Hand
+    reasoning gives an independent check: when every frame is said twice, a block [x, x] lies in the span of
+    [v, v] / sqrt(2) for the frame's axes v, so stacked PCA with 2k components per 2 frames rebuilds each frame
+    exactly as frame PCA-k does."""
+    from speechvae.baselines import stack_frames
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 6)) * [3, 2, 1, 0.5, 0.2, 0.1]
+    blocks = stack_frames(x, 4)
+    pca4 = PCA.fit(RunningMoments.of(blocks), stack=4)
+    c = blocks - blocks.mean(axis=0)
+    _, sv, vt = np.linalg.svd(c, full_matrices=False)
+    np.testing.assert_allclose(pca4.variance, sv**2 / len(blocks), rtol=1e-8)
+    np.testing.assert_allclose(pca4.reconstruct(blocks, 5), blocks.mean(0) + (c @ vt[:5].T) @ vt[:5], atol=1e-8)
+    twice = np.repeat(x, 2, axis=0)
+    frame, pair = PCA.fit(RunningMoments.of(x)), PCA.fit(RunningMoments.of(stack_frames(twice, 2)), stack=2)
+    for k in (1, 2, 4):
+        want = np.repeat(frame.reconstruct(x, k), 2, axis=0)
+        got = pair.reconstruct(stack_frames(twice, 2), k).reshape(-1, 6)
+        np.testing.assert_allclose(got, want, atol=1e-8)
+
+
 def test_baseline_command_scores_with_the_evaluation_code(three_part_featdir, lists, tmp_path):
     assert main(["baseline", "pca", str(three_part_featdir), "-o", str(tmp_path / "b"), "--dims", "4,16",
                  "--train-list", str(lists / "train.list"), "--list", str(lists / "eval.list")]) == 0
@@ -59,8 +82,14 @@ def test_baseline_command_scores_with_the_evaluation_code(three_part_featdir, li
     want = mcd_per_frame(f.mcep, pca_rebuild(pca, 4)(f).mcep)
     assert m4["mcd_db"] == pytest.approx(want.mean(), rel=1e-12)
     assert m4["share_over_2db"] == pytest.approx(np.mean(want > 2), rel=1e-12)
-    assert (tmp_path / "b/pca.csv").read_text().startswith("components,mcd_db")
+    assert (tmp_path / "b/pca.csv").read_text().startswith("components,stack,mcd_db")
     assert main(["baseline", "pca", str(three_part_featdir), "-o", str(tmp_path / "c"), "--dims", "40"]) == 2
+    # --stack 2: 8 components per 2 frames, a file of its own, better than 4 per frame (the same numbers per second)
+    assert main(["baseline", "pca", str(three_part_featdir), "-o", str(tmp_path / "b"), "--dims", "8", "--stack", "2",
+                 "--train-list", str(lists / "train.list"), "--list", str(lists / "eval.list")]) == 0
+    m8x2 = json.loads((tmp_path / "b/pca8x2.json").read_text())
+    assert m8x2["stack"] == 2 and m8x2["dims_per_frame"] == 4 and m8x2["mcd_db"] < m4["mcd_db"]
+    assert (tmp_path / "b/pca_x2.csv").exists() and (tmp_path / "b/pca.csv").read_text().count("\n") == 3
 
 
 def test_global_scaling_weighs_dims_as_mcd_does():
@@ -74,9 +103,10 @@ def test_global_scaling_weighs_dims_as_mcd_does():
     assert np.sum((s.normalize(x + d, "global") - s.normalize(x, "global")) ** 2) == pytest.approx(np.sum(d**2) / g**2)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv"])
+@pytest.mark.parametrize("kind", ["mlp", "conv", "block"])
 def test_rd_command_trains_scores_and_skips_finished_cells(three_part_featdir, lists, tmp_path, kind):
-    extra = ["--set", "model.kind=conv", "--set", "model.stride=2", "--set", "model.segment=32"] if kind == "conv" else []
+    extra = [] if kind == "mlp" else ["--set", f"model.kind={kind}", "--set", "model.stride=2",
+                                      "--set", "model.segment=32"]
     args = ["rd", str(three_part_featdir), "-o", str(tmp_path / "rd"), "--grid", "model.latent=2,4",
             "--set", "train.epochs=2", *TINY, *extra, "--train-list", str(lists / "train.list"),
             "--valid-list", str(lists / "dev.list"), "--eval-list", str(lists / "eval.list")]
@@ -84,7 +114,13 @@ def test_rd_command_trains_scores_and_skips_finished_cells(three_part_featdir, l
     rows = (tmp_path / "rd/rd.csv").read_text().splitlines()
     header = rows[0].split(",")
     recs = [dict(zip(header, r.split(","))) for r in rows[1:]]
-    assert [r["model"] for r in recs] == [kind, kind, "pca", "pca"] and [r["latent"] for r in recs] == ["2", "4"] * 2
+    if kind == "mlp":
+        assert [r["model"] for r in recs] == [kind, kind, "pca", "pca"]
+        assert [r["latent"] for r in recs] == ["2", "4"] * 2
+    else:  # one latent vector per 2 frames: frame PCA with latent / 2 components, and PCA of 2 stacked frames
+        assert [r["model"] for r in recs] == [kind, kind, "pca", "pca", "pca", "pca"]
+        assert [r["cell"] for r in recs[2:]] == ["pca1", "pca2", "pca2x2", "pca4x2"]
+        assert [float(r["dims_per_frame"]) for r in recs] == [1, 2, 1, 2, 1, 2]
     for r in recs:
         assert float(r["mcd_db"]) > 0 and r["held_out"] == "True"
     for r in recs[:2]:

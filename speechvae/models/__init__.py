@@ -8,11 +8,12 @@ over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)
 - ``layers()``: the weight layers :func:`init_weights` draws; ``stride``: frames per latent vector;
   ``segment``: frames per training example (1 for a frame-wise model)
 
-``build(cfg, dim)`` picks the model by ``cfg.model.kind``: ``mlp`` (frame-wise, :mod:`.mlp`) or
-``conv`` (1-D convolutions over time, :mod:`.conv`). A speaker-conditioned model (``model.conditioning``
-decoder or both) also takes ``spk``: integer speaker indices per frame ``(B, T)`` for ``forward`` and
-``encode``, per latent vector ``(B, T')`` for ``decode``, fed as a one-hot beside the layer's input. The loss is the same for all: per-frame Gaussian
-NLL (0.5 log 2 pi included) + beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
+``build(cfg, dim)`` picks the model by ``cfg.model.kind``: ``mlp`` (frame-wise, :mod:`.mlp`), ``conv`` (1-D
+convolutions over time, :mod:`.conv`) or ``block`` (an MLP on ``stride`` stacked frames, :mod:`.block`). A
+speaker-conditioned model (``model.conditioning`` decoder or both) also takes ``spk``: integer speaker indices
+per frame ``(B, T)`` for ``forward`` and ``encode``, per latent vector ``(B, T')`` for ``decode``, fed as a
+one-hot beside the layer's input. The loss is the same for all: per-frame Gaussian NLL (0.5 log 2 pi included)
+plus beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
 
 With ``cfg.model.quantizer`` residual or product, the same model is a VQ-VAE: the encoder's mean goes
 through a :class:`.vq.Quantizer` (``model.quantizer``), ``logvar`` is None, ``VAEOutput.codes`` holds the
@@ -20,12 +21,13 @@ code indices, and the KL term is replaced by the commitment term (the rate is ex
 
 >>> import torch
 >>> from speechvae.config import load_config
->>> for kind, stride in (("mlp", 1), ("conv", 2)):
+>>> for kind, stride in (("mlp", 1), ("conv", 2), ("block", 4)):
 ...     m = build(load_config(None, [f"model.kind={kind}", f"model.stride={stride}", "model.latent=8"]), 39)
 ...     out = m(torch.zeros(3, 16, 39))
 ...     print(kind, tuple(out.mu.shape), tuple(out.x_mean.shape))
 mlp (3, 16, 8) (3, 16, 39)
 conv (3, 8, 8) (3, 16, 39)
+block (3, 4, 8) (3, 16, 39)
 """
 from __future__ import annotations
 
@@ -133,6 +135,9 @@ def build(cfg: Config, dim: int) -> nn.Module:
     elif m.kind == "conv":
         from .conv import ConvVAE
         model = ConvVAE(dim, m, cfg.loss.decoder_variance)
+    elif m.kind == "block":
+        from .block import BlockVAE
+        model = BlockVAE(dim, m, cfg.loss.decoder_variance)
     else:
         raise ValueError(f"unknown model.kind {m.kind!r}")
     if m.quantizer != "none":
@@ -169,7 +174,8 @@ def init_weights(model: nn.Module, cfg: InitConfig, generator: torch.Generator |
         if isinstance(layer, nn.ConvTranspose1d):  # its weight is (in, out, k): torch's fans are swapped
             fan_in, fan_out = fan_out, fan_in
         layer.weight.normal_(0.0, init_std(fan_in, fan_out, cfg), generator=generator)
-        layer.bias.zero_()
+        if layer.bias is not None:  # the block model's linear paths have none
+            layer.bias.zero_()
     if model.var.kind in ("per_dim", "shared"):
         model.var.dec_logvar.zero_()
 
