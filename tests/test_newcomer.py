@@ -26,6 +26,13 @@ from conftest import FS, harmonic
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "speechvae.cli"]
+
+
+def _sigint_default() -> None:
+    """Popen preexec_fn: SIGINT back to its default in the child. A shell that starts this suite in the background
+    (`make test &` in a script) starts it with SIGINT ignored; the child would inherit that, Python would keep it, and
+    the Ctrl-C tests would fail for a reason that is not the code's."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 TINY = ["--set", "model.hidden=[32,16]", "--set", "model.latent=4", "--set", "train.valid_fraction=0.34"]
 
 
@@ -100,13 +107,17 @@ def test_resume_and_overwrite_exclude_each_other(three_part_featdir, tmp_path):
 def test_ctrl_c_during_train_exits_130_and_says_how_to_resume(tmp_path, three_part_featdir):
     exp = tmp_path / "exp"
     args = ["train", str(three_part_featdir), "-o", str(exp), "--epochs", "5000", *TINY]
-    p = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    t0 = time.monotonic()
-    while not (exp / "checkpoint.pt").exists() and time.monotonic() - t0 < 60:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+    p = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_default)
+    try:
+        t0 = time.monotonic()
+        while not (exp / "checkpoint.pt").exists() and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()  # a run that ignored the signal must not train on after the test
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     epoch = load_checkpoint(exp).epoch
@@ -124,12 +135,15 @@ def test_ctrl_c_on_a_parallel_analyze_stops_it_without_tracebacks(tmp_path):
     wavs = _wavs(tmp_path, 24, seconds=1.0)
     out = tmp_path / "f"
     p = subprocess.Popen([*CLI, "analyze", str(wavs), "-o", str(out), "-j", "2"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
-    t0 = time.monotonic()
-    while not any((out / "feats").glob("*.npz")) and time.monotonic() - t0 < 60:
-        time.sleep(0.02)
-    os.killpg(p.pid, signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_sigint_default)
+    try:
+        t0 = time.monotonic()
+        while not any((out / "feats").glob("*.npz")) and time.monotonic() - t0 < 60:
+            time.sleep(0.02)
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
     assert p.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert "interrupted" in err
