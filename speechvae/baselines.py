@@ -227,6 +227,11 @@ def pca_name(k: int, stack: int = 1) -> str:
     return f"pca{k}" if stack == 1 else f"pca{k}x{stack}"
 
 
+def pca_table_name(stack: int = 1) -> str:
+    """File name of :func:`run_pca`'s table: ``pca.csv``, or ``pca_x4.csv`` for blocks of 4 frames."""
+    return "pca.csv" if stack == 1 else f"pca_x{stack}.csv"
+
+
 def run_pca(featdir: str | Path, outdir: str | Path, dims: list[int], train_ids: list[str],
             eval_ids: list[str], stack: int = 1) -> list[dict]:
     """Fit PCA on ``train_ids`` (``stack`` s > 1: on blocks of s frames), score PCA-k for each k of ``dims``
@@ -251,5 +256,5 @@ def run_pca(featdir: str | Path, outdir: str | Path, dims: list[int], train_ids:
         rows.append({"components": k, "stack": stack, "mcd_db": m["mcd_db"], "gv_ratio": m["gv_ratio"],
                      "share_over_2db": m["share_over_2db"], "share_over_4db": m["share_over_4db"],
                      "explained_variance": m["explained_variance"], "held_out": m["held_out"]})
-    write_csv(Path(outdir) / ("pca.csv" if stack == 1 else f"pca_x{stack}.csv"), rows)
+    write_csv(Path(outdir) / pca_table_name(stack), rows)
     return rows

@@ -398,7 +398,7 @@ def _ints(flag: str, text: str) -> list[int]:
 
 
 def baseline_run(args) -> int:
-    from .baselines import run_pca, run_vq
+    from .baselines import pca_table_name, run_pca, run_vq
     from .featdir import select_utts
 
     train, ev = select_utts(args.featdir, args.train_list), select_utts(args.featdir, args.list)
@@ -425,7 +425,7 @@ def baseline_run(args) -> int:
         log.info("PCA-%d%s: MCD %.2f dB, GV ratio %.3f, %.0f%% of frames above 2 dB%s", r["components"], per,
                  r["mcd_db"], r["gv_ratio"], 100 * r["share_over_2db"],
                  "" if r["held_out"] else " (TRAINING utterances)")
-    log.info("-> %s/%s", args.output, "pca.csv" if args.stack == 1 else f"pca_x{args.stack}.csv")
+    log.info("-> %s/%s", args.output, pca_table_name(args.stack))
     return 0
 
 

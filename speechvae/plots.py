@@ -191,8 +191,11 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     and GV ratio vs numbers per frame (latent / stride), "rd_rate.png": MCD vs rate (kbit/s, held-out KL)}``; models
     sharing every grid value but latent form one line; PCA of stacked frames is a line of its own per stride.
     """
+    def stride(r) -> int:
+        return int(float(r.get("stride") or 1))
+
     def per_frame(r) -> float:
-        return float(r["latent"]) / float(r.get("stride") or 1)
+        return float(r["latent"]) / stride(r)
 
     def series(rs):
         groups: dict[str, list[dict]] = {}
@@ -205,16 +208,16 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     pcas: dict[int, list[dict]] = {}
     for r in rows:
         if r["model"] == "pca":
-            pcas.setdefault(int(float(r.get("stride") or 1)), []).append(r)
+            pcas.setdefault(stride(r), []).append(r)
     fig = Figure(figsize=(11, 4))
     a, b = fig.subplots(1, 2)
     for name, rs in series(models).items():
         x = [per_frame(r) for r in rs]
         a.plot(x, [float(r["mcd_db"]) for r in rs], marker="o", label=name)
         b.plot(x, [float(r["gv_ratio"]) for r in rs], marker="o", label=name)
-    for stride, rs in sorted(pcas.items()):
+    for s, rs in sorted(pcas.items()):
         rs = sorted(rs, key=per_frame)
-        label, style = ("PCA-k", "--") if stride == 1 else (f"PCA of {stride} stacked frames", ":")
+        label, style = ("PCA-k", "--") if s == 1 else (f"PCA of {s} stacked frames", ":")
         x = [per_frame(r) for r in rs]
         a.plot(x, [float(r["mcd_db"]) for r in rs], marker="s", ls=style, color="black", label=label)
         b.plot(x, [float(r["gv_ratio"]) for r in rs], marker="s", ls=style, color="black", label=label)
@@ -238,7 +241,7 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
                         xytext=(4, 4), fontsize=7)
     for r in (r for rs in pcas.values() for r in rs):
         ax.axhline(float(r["mcd_db"]), color="gray", ls=":", lw=0.8)
-        name = f"PCA-{r['latent']}" if int(float(r.get("stride") or 1)) == 1 else f"PCA-{r['latent']} x{r['stride']}"
+        name = f"PCA-{r['latent']}" if stride(r) == 1 else f"PCA-{r['latent']} x{stride(r)}"
         ax.annotate(name, (ax.get_xlim()[0], float(r["mcd_db"])), fontsize=7, color="gray")
     ax.set(xlabel="rate (kbit/s): held-out KL, or the exact code bits of a quantiser", ylabel="held-out MCD (dB)",
            title="rate-distortion (labels: latent dims; quantisers: bits/frame)")

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from . import DecoderVariance, SpectralVAE
+from .mlp import relu_layers
 
 
 class BlockVAE(SpectralVAE):
@@ -33,24 +34,16 @@ class BlockVAE(SpectralVAE):
         self.enc_lin = nn.Linear(enc_sizes[0], cfg.latent, bias=False) if cfg.linear_path else None
         self.dec_lin = nn.Linear(dec_sizes[0], s * dim, bias=False) if cfg.linear_path else None
 
-    @staticmethod
-    def _mlp(h: torch.Tensor, layers: nn.ModuleList, hidden: list | None) -> torch.Tensor:
-        for layer in layers:
-            h = torch.relu(layer(h))
-            if hidden is not None:
-                hidden.append(h)
-        return h
-
     def encode(self, x: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
         h = self.with_speaker(x, spk, 0)  # (B, T, D [+ speakers])
         h = h.reshape(len(h), h.shape[1] // self.stride, -1)  # (B, T / s, s * D): frames of a block side by side
-        a = self._mlp(h, self.enc, hidden)
+        a = relu_layers(h, self.enc, hidden)
         mu = self.enc_mu(a) + (self.enc_lin(h) if self.enc_lin is not None else 0.0)
         return mu, None if self.enc_logvar is None else self.enc_logvar(a)
 
     def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
         h = self.with_speaker(z, spk, 1)
-        a = self._mlp(h, self.dec, hidden)
+        a = relu_layers(h, self.dec, hidden)
         mean = self.dec_mean(a) + (self.dec_lin(h) if self.dec_lin is not None else 0.0)
         return mean.reshape(len(z), z.shape[1] * self.stride, self.dim), self.var(a)
 

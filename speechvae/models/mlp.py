@@ -14,6 +14,19 @@ from ..config import ModelConfig
 from . import DecoderVariance, SpectralVAE
 
 
+def relu_layers(h: torch.Tensor, layers: nn.ModuleList, hidden: list | None, norms: nn.ModuleList | None = None,
+                residual: bool = False) -> torch.Tensor:
+    """``h`` through one side's hidden layers (affine, optional LayerNorm, ReLU, optional skip of equal widths after
+    the first); each layer's ReLU output is appended to ``hidden`` when given."""
+    for i, layer in enumerate(layers):
+        a = layer(h)
+        a = torch.relu(a if norms is None else norms[i](a))
+        if hidden is not None:
+            hidden.append(a)  # each layer's own ReLU output: dead units are counted there
+        h = h + a if residual and i > 0 and a.shape[-1] == h.shape[-1] else a
+    return h
+
+
 class MLPVAE(SpectralVAE):
     def __init__(self, dim: int, cfg: ModelConfig, decoder_variance: str = "per_dim"):
         super().__init__()
@@ -30,20 +43,10 @@ class MLPVAE(SpectralVAE):
         norms = (lambda sizes: nn.ModuleList(nn.LayerNorm(n) for n in sizes[1:])) if cfg.norm == "layer" else None
         self.enc_norm, self.dec_norm = (norms(enc_sizes), norms(dec_sizes)) if norms else (None, None)
 
-    def _hidden(self, h: torch.Tensor, layers: nn.ModuleList, norms: nn.ModuleList | None, hidden: list | None):
-        """``h`` through one side's hidden layers (affine, optional LayerNorm, ReLU, optional skip)."""
-        for i, layer in enumerate(layers):
-            a = layer(h)
-            a = torch.relu(a if norms is None else norms[i](a))
-            if hidden is not None:
-                hidden.append(a)  # each layer's own ReLU output: dead units are counted there
-            h = h + a if self.residual and i > 0 and a.shape[-1] == h.shape[-1] else a
-        return h
-
     def encode(self, x: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
-        h = self._hidden(self.with_speaker(x, spk, 0), self.enc, self.enc_norm, hidden)
+        h = relu_layers(self.with_speaker(x, spk, 0), self.enc, hidden, self.enc_norm, self.residual)
         return self.enc_mu(h), None if self.enc_logvar is None else self.enc_logvar(h)
 
     def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
-        h = self._hidden(self.with_speaker(z, spk, 1), self.dec, self.dec_norm, hidden)
+        h = relu_layers(self.with_speaker(z, spk, 1), self.dec, hidden, self.dec_norm, self.residual)
         return self.dec_mean(h), self.var(h)
