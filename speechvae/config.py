@@ -246,9 +246,19 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
         parts = key.strip().split(".")
         if len(parts) != 2:
             raise ConfigError(f"override {item!r}: key must be section.key, e.g. train.lr")
-        value = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: the value is not YAML ({_yaml_problem(e)})") from None
         data.setdefault(parts[0], {})[parts[1]] = value
     return data
+
+
+def _yaml_problem(e: "yaml.YAMLError") -> str:
+    """A parser error in one line: what went wrong and where (``line L, column C``)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
@@ -259,7 +269,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             text = Path(path).read_text()
         except OSError as e:
             raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
-        data = yaml.safe_load(text) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file; a config is a YAML file such as "
+                              "recipes/folder/conf/default.yaml") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of sections")
     return config_from_dict(apply_overrides(data, overrides))

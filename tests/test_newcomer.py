@@ -26,6 +26,7 @@ from conftest import FS, harmonic
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "speechvae.cli"]
+TINY = ["--set", "model.hidden=[32,16]", "--set", "model.latent=4", "--set", "train.valid_fraction=0.34"]
 
 
 def _sigint_default() -> None:
@@ -33,7 +34,6 @@ def _sigint_default() -> None:
     (`make test &` in a script) starts it with SIGINT ignored; the child would inherit that, Python would keep it, and
     the Ctrl-C tests would fail for a reason that is not the code's."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-TINY = ["--set", "model.hidden=[32,16]", "--set", "model.latent=4", "--set", "train.valid_fraction=0.34"]
 
 
 def _wavs(root: Path, n: int, seconds: float = 0.6) -> Path:
@@ -171,6 +171,19 @@ def test_output_files_follow_the_umask(tmp_path):
         assert _modes(tmp_path / d) == {0o644}, d  # features, checkpoint, logs, wavs, PNGs
     run(0o077, "analyze", str(wavs), "-o", str(tmp_path / "private"))
     assert _modes(tmp_path / "private") == {0o600}
+
+
+@pytest.mark.parametrize("kind", ["markdown", "binary", "bad --set value"])
+def test_config_flag_refuses_what_is_not_a_config(three_part_featdir, example_wav, tmp_path, caplog, kind):
+    """--config README.md, --config a.wav, or a --set value YAML cannot parse: one line naming it, exit 2."""
+    (tmp_path / "notes.md").write_text("# notes\n\n```bash\nmake demo\n```\nmodel: [\n")
+    flag = {"markdown": ["--config", str(tmp_path / "notes.md")], "binary": ["--config", str(example_wav)],
+            "bad --set value": ["--set", "model.hidden=[32,16"]}[kind]
+    assert main(["train", str(three_part_featdir), "-o", str(tmp_path / "e"), *flag]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and flag[1] in errors[0] and "\n" not in errors[0], errors
+    assert {"markdown": "not valid YAML", "binary": "not a text file", "bad --set value": "not YAML"}[kind] in errors[0]
+    assert not (tmp_path / "e").exists()
 
 
 def test_missing_input_paths_are_refused_before_any_output(tmp_path, caplog):
