@@ -1,6 +1,6 @@
 """Voice conversion on CMU ARCTIC bdl <-> slt (issue 11): speaker-conditioned VAEs beside the two references.
 
-    python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [--dev] [-j 2]
+    python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [--dev] [--quality] [-j 2]
 
 The split of recipes/arctic_vc (by sentence name, the same for both speakers): arctic_a0001-a0300 train (both
 speakers' frames, no pairing), a0301-a0350 dev (held out during training), a0351-a0400 eval. Features: WORLD
@@ -13,6 +13,12 @@ matching on the same sentences, the model's MCD minus mean/std's, and the speake
 linear speaker classifier fitted on training z, tested on eval z of both speakers; chance 50%). With --dev, also
 the model's MCD minus mean/std's on the dev sentences: the figure to choose among cells by, so that the eval
 sentences stay unseen by the choice. Re-runs skip trained models.
+
+With --quality (speechvae[quality]; about 12 s per sentence and direction), the first cell's eval sentences are
+also judged as listeners judge them: per direction, every system (no conversion, mean/std matching, the model, the
+target's WORLD copy synthesis and recordings) with the DTW MCD under both protocols (c1..c39 over speech frames;
+c0..c39 over voiced frames), the F0 RMSE, speaker similarity (Resemblyzer) to the target and to the source (centroids
+of their held-out recordings of the dev sentences), the share of sentences nearer the target, and DNSMOS.
 """
 from __future__ import annotations
 
@@ -97,6 +103,8 @@ def main() -> None:
     ap.add_argument("-j", type=int, default=2, help="analysis processes")
     ap.add_argument("--dev", action="store_true",
                     help="also score the dev sentences (a0301-a0350, held out from training; choose cells on these)")
+    ap.add_argument("--quality", action="store_true",
+                    help="also speaker similarity and DNSMOS of the first cell's conversions beside every reference")
     args = ap.parse_args()
     feat = features(args.j)
     ids = split(feat)
@@ -130,6 +138,32 @@ def main() -> None:
     print(table(["model", "direction", "DTW MCD dB", "vs mean/std dB", *(["dev: vs mean/std dB"] if args.dev else []),
                  "F0 RMSE cents", "speaker leakage", "train s"], rows))
     (args.out / "vc.json").write_text(json.dumps({"rows": rows, "references": ref_rows}, indent=1))
+    if args.quality:
+        quality_table(args.out, args.cells[0], feat)
+
+
+def quality_table(out: Path, name: str, feat: Path) -> None:
+    """The first cell's eval conversions judged beside every reference (see the module docstring)."""
+    exp = out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
+    rows = []
+    t0 = time.time()
+    for s, t in (SPEAKERS, SPEAKERS[::-1]):
+        m = evaluate_conversion(exp / f"convert_{s}_{t}", feat, outdir=exp / f"vc_quality_{s}_{t}.json", quality=True,
+                                progress=False)
+        q = m["quality"]["systems"]
+        for key, label in (("none", "no conversion"), ("meanstd", "mean/std matching"), ("model", name),
+                           ("target_copy", "target, WORLD copy synthesis"), ("target_recording", "target recording")):
+            r, x = m.get(key, {}), q.get(key, {})
+            rows.append([label, f"{s} -> {t}", r.get("mcd_db", "-"), r.get("mcd_c0_voiced_db", "-"),
+                         r.get("f0_rmse_cents", "-"), x.get("similarity_target"), x.get("similarity_source"),
+                         x.get("nearer_target"), x.get("dnsmos_p808"), x.get("dnsmos_ovrl")])
+            rows[-1] = ["-" if v is None else v for v in rows[-1]]
+        c = m["quality"]["centroids"]
+        print(f"{s} -> {t}: centroids " + "; ".join(f"{k}: {v['recordings']} recordings, {v['which']}"
+                                                   for k, v in c.items()), flush=True)
+    print(f"\nJudged beyond MCD ({m['pairs']} eval sentences per direction, {time.time() - t0:.0f} s):\n")
+    print(table(["system", "direction", "DTW MCD dB", "MCD c0 voiced dB", "F0 RMSE cents", "similarity to target",
+                 "similarity to source", "nearer target", "DNSMOS P.808", "DNSMOS OVRL"], rows))
 
 
 def _convert(tm, feat: Path, ids: list[str], s: str, t: str, exp: Path, prefix: str) -> dict:

@@ -233,7 +233,7 @@ def resynth_add(p):
 
 def resynth_run(args) -> int:
     from .audio import write_wav
-    from .featdir import utterance_speakers
+    from .featdir import utt_file, utterance_speakers
     from .console import progress_bar
     from .features import Features, check_compatible, synthesize
     from .reconstruct import load_model, reconstruct
@@ -250,7 +250,7 @@ def resynth_run(args) -> int:
         if tm is not None:
             f = reconstruct(tm, f, sample=args.sample, postfilter=args.gv_postfilter, what=str(path),
                             speaker=spk.get(utt))
-        write_wav(Path(args.output) / f"{utt}.wav", synthesize(f), f.fs)
+        write_wav(utt_file(args.output, utt, ".wav"), synthesize(f), f.fs)
     log.info("%d wav files (16-bit PCM) -> %s", len(files), args.output)
     return 0
 
@@ -262,6 +262,9 @@ def evaluate_add(p):
     p.add_argument("-o", "--output", required=True, metavar="JSON", help="metrics file to write")
     p.add_argument("--nll-samples", type=int, default=0, metavar="K",
                    help="also estimate the held-out negative log-likelihood with K importance samples (0: skip)")
+    p.add_argument("--quality", action="store_true",
+                   help="also PESQ-WB, STOI (against the original recording) and DNSMOS of the resynthesis beside "
+                        "WORLD copy synthesis and the recording (needs speechvae[quality]; ~5 s per utterance)")
 
 
 def evaluate_run(args) -> int:
@@ -272,10 +275,14 @@ def evaluate_run(args) -> int:
 
     tm = load_model(args.model, args.device)
     m = evaluate(tm, args.featdir, select_utts(args.featdir, args.list), sample=args.sample,
-                 postfilter=args.gv_postfilter, nll_samples=args.nll_samples)
+                 postfilter=args.gv_postfilter, nll_samples=args.nll_samples, quality=args.quality,
+                 progress=not args.quiet)
     write_json(args.output, m)
     log.info("MCD %.2f dB (voiced %.2f dB), GV ratio %.3f over %d frames%s -> %s", m["mcd_db"], m["mcd_voiced_db"],
              m["gv_ratio"], m["frames"], "" if m["held_out"] is not False else " (TRAINING utterances)", args.output)
+    if "quality" in m:
+        for name, q in m["quality"]["overall"].items():
+            log.info("  %-8s %s", name, ", ".join(f"{k} {v:.3f}" for k, v in q.items() if isinstance(v, float)))
     if "speaker_leakage" in m:
         lk = m["speaker_leakage"]
         log.info("speaker leakage: a linear classifier on z names the speaker of %.0f%% of these frames (chance %.0f%%)",
@@ -459,29 +466,43 @@ def evaluate_vc_add(p):
     p.add_argument("-o", "--output", required=True, metavar="JSON", help="metrics file to write")
     p.add_argument("--figure", metavar="PNG", help="also draw source / converted / target envelopes of --utt")
     p.add_argument("--utt", help="utterance of --figure (default: the first converted one)")
+    p.add_argument("--quality", action="store_true",
+                   help="also speaker similarity (to the target and the source) and DNSMOS of the conversions, the "
+                        "references and the target's copy synthesis (needs speechvae[quality]; ~15 s per sentence)")
 
 
 def evaluate_vc_run(args) -> int:
     from .conversion import conversion_figure, evaluate_conversion
 
     fig = conversion_figure(args.converted, args.target, args.utt) if args.figure else None  # a bad --utt: refused first
-    m = evaluate_conversion(args.converted, args.target, outdir=args.output)
+    m = evaluate_conversion(args.converted, args.target, outdir=args.output, quality=args.quality,
+                            progress=not args.quiet)
     if fig is not None:
         from .plots import save_figure
         log.info("envelopes -> %s", save_figure(fig, args.figure))
     log.info("%s -> %s over %d sentences%s:", ", ".join(m["sources"]), m["target"], m["pairs"],
              "" if m["held_out"] else " (some used in TRAINING)")
     for name in ("model", "none", "meanstd"):
-        log.info("  %-8s DTW MCD %5.2f dB, F0 RMSE %4.0f cents", name, m[name]["mcd_db"], m[name]["f0_rmse_cents"])
+        log.info("  %-8s DTW MCD %5.2f dB (c0, voiced frames: %5.2f dB), F0 RMSE %4.0f cents", name, m[name]["mcd_db"],
+                 m[name]["mcd_c0_voiced_db"], m[name]["f0_rmse_cents"])
+    for name, q in m.get("quality", {}).get("systems", {}).items():
+        fmt = lambda k: "-" if q.get(k) is None else f"{q[k]:.3f}"
+        log.info("  %-16s similarity to %s %s, to the source %s, nearer the target %s, DNSMOS P.808 %s", name,
+                 m["target"], fmt("similarity_target"), fmt("similarity_source"), fmt("nearer_target"),
+                 fmt("dnsmos_p808"))
     log.info("-> %s", args.output)
     return 0
 
 
 # --- report ------------------------------------------------------------------------------------
 def report_add(p):
-    p.add_argument("expdir", metavar="EXPDIR", help="experiment folder of `speechvae train`")
+    p.add_argument("expdir", metavar="EXPDIR", help="experiment folder of `speechvae train`, or a conversion folder "
+                                                   "of `speechvae convert` (then FEATDIR holds the target's recordings)")
     p.add_argument("featdir", nargs="?", metavar="FEATDIR",
-                   help="feature folder (default: the one the experiment was trained on, from EXPDIR/data.json)")
+                   help="feature folder (default: the one the experiment was trained on, from EXPDIR/data.json; "
+                        "for a conversion folder: the target speaker's feature folder, required)")
+    p.add_argument("--metrics", metavar="JSON",
+                   help="conversion folder: the `evaluate-vc [--quality]` JSON to show (default: computed for the page)")
     p.add_argument("-o", "--output", required=True, metavar="REPORTDIR", help="folder for index.html and its files")
     p.add_argument("--list", help="utterances to show (default: those of EXPDIR/metrics.json, else the held-out ones)")
     p.add_argument("--compare", nargs="+", default=[], metavar="EXPDIR",
@@ -490,9 +511,16 @@ def report_add(p):
 
 
 def report_run(args) -> int:
+    from .conversion_page import build_conversion_page, is_conversion_folder
     from .listening import build_report
 
-    page = build_report(args.expdir, args.output, args.featdir, args.list, args.compare, args.device)
+    if is_conversion_folder(args.expdir):
+        if not args.featdir:
+            raise ValueError(f"{args.expdir} is a conversion folder: give the target's feature folder too "
+                             "(speechvae report CONVERTED FEATDIR -o PAGEDIR)")
+        page = build_conversion_page(args.expdir, args.featdir, args.output, args.metrics, progress=not args.quiet)
+    else:
+        page = build_report(args.expdir, args.output, args.featdir, args.list, args.compare, args.device)
     log.info("listening page -> %s", page)
     print(page)
     return 0

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .featdir import feature_path, read_manifest, utterance_speakers, write_featdir_analysis, write_manifest
+from .featdir import feature_path, read_manifest, utt_file, utterance_speakers, write_featdir_analysis, write_manifest
 from .features import Features, check_compatible
 from .reconstruct import TrainedModel, bits_to_kbit_s, codes_to_latents, encode, encode_codes, with_latents
 from .store import StoreError, load_npz, save_npz, write_json
@@ -38,7 +38,8 @@ FORMAT = "speechvae-codes-1"
 
 
 def code_path(codedir: str | Path, utt_id: str) -> Path:
-    return Path(codedir) / CODES_SUBDIR / f"{utt_id}.npz"
+    """``CODEDIR/codes/<utt_id>.npz``, the id checked (:func:`speechvae.featdir.utt_file`)."""
+    return utt_file(Path(codedir) / CODES_SUBDIR, utt_id, ".npz")
 
 
 def model_fingerprint(tm: TrainedModel) -> str:

@@ -28,9 +28,9 @@ from typing import Callable
 import numpy as np
 
 from .features import Features
-from .featdir import (feature_path, read_featdir_analysis, speaker_stats_path, speakers, utterance_speakers,
-                      write_featdir_analysis, write_manifest)
-from .metrics import dtw_mcd
+from .featdir import (check_speaker, feature_path, inside, read_featdir_analysis, speaker_stats_path, speakers,
+                      utt_file, utterance_speakers, write_featdir_analysis, write_manifest)
+from .metrics import MCD_PROTOCOLS, dtw_mcd
 from .stats import Stats
 
 log = logging.getLogger(__name__)
@@ -90,19 +90,25 @@ def score_conversion(featdir: str | Path, pairs: list[tuple[str, str]], convert:
     target_dir = target_dir or featdir
     per = {}
     for s, t in pairs:
-        per[s] = {"target": t, **dtw_mcd(Features.load(feature_path(target_dir, t)),
-                                         convert(Features.load(feature_path(featdir, s))))}
+        ref, est = Features.load(feature_path(target_dir, t)), convert(Features.load(feature_path(featdir, s)))
+        v = dtw_mcd(ref, est, "c0_voiced")
+        per[s] = {"target": t, **dtw_mcd(ref, est), "mcd_c0_voiced_db": v["mcd_db"], "frames_c0_voiced": v["frames"]}
     return pool_scores(per)
 
 
 def pool_scores(per: dict[str, dict]) -> dict:
     """Overall figures of per-utterance :func:`~speechvae.metrics.dtw_mcd` results: MCD weighted by aligned
-    frames, F0 RMSE pooled over voiced pairs."""
+    frames (each protocol by its own), F0 RMSE pooled over voiced pairs."""
     w = np.array([m["frames"] for m in per.values()], dtype=float)
     v = np.array([m["voiced_pairs"] for m in per.values()], dtype=float)
     f0 = np.array([m["f0_rmse_cents"] for m in per.values()])
     ok = v > 0
-    return {"mcd_db": float(np.sum(w * [m["mcd_db"] for m in per.values()]) / w.sum()),
+    extra = {}
+    if all("mcd_c0_voiced_db" in m for m in per.values()):
+        wv = np.array([m["frames_c0_voiced"] for m in per.values()], dtype=float)
+        mv = np.nan_to_num([m["mcd_c0_voiced_db"] for m in per.values()])
+        extra["mcd_c0_voiced_db"] = float(np.sum(wv * mv) / wv.sum()) if wv.sum() else float("nan")
+    return {**extra, "mcd_db": float(np.sum(w * [m["mcd_db"] for m in per.values()]) / w.sum()),
             "f0_rmse_cents": float(np.sqrt(np.sum(v[ok] * f0[ok] ** 2) / v[ok].sum())) if ok.any() else float("nan"),
             "utterances": len(per), "per_utterance": per}
 
@@ -127,9 +133,10 @@ def run_references(featdir: str | Path, outdir: str | Path, src: str, tgt: str, 
     for name, fn in (("none", lambda f: f), ("meanstd", lambda f: meanstd_convert(f, stats[src], stats[tgt]))):
         m = {**score_conversion(featdir, pairs, fn), "reference": name, "source": src, "target": tgt,
              "held_out": not seen, "training_utterances": seen}
-        write_json(Path(outdir) / f"vc_{src}_{tgt}_{name}.json", m)
+        write_json(inside(outdir, f"vc_{check_speaker(src)}_{check_speaker(tgt)}_{name}.json"), m)
         rows.append({"source": src, "target": tgt, "reference": name, "utterances": m["utterances"],
-                     "mcd_db": m["mcd_db"], "f0_rmse_cents": m["f0_rmse_cents"], "held_out": m["held_out"]})
+                     "mcd_db": m["mcd_db"], "mcd_c0_voiced_db": m["mcd_c0_voiced_db"],
+                     "f0_rmse_cents": m["f0_rmse_cents"], "held_out": m["held_out"]})
         log.info("%s -> %s, %s: DTW MCD %.2f dB, F0 RMSE %.0f cents over %d sentences", src, tgt, name, m["mcd_db"],
                  m["f0_rmse_cents"], m["utterances"])
     write_csv(Path(outdir) / "vc.csv", rows)
@@ -197,7 +204,7 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
             if peak > 32767 / 32768:
                 y = y * (PEAK / peak)
                 scaled.append(u)
-            write_wav(outdir / "wav" / f"{u}.wav", y, out.fs)
+            write_wav(utt_file(outdir / "wav", u, ".wav"), y, out.fs)
         rows.append({"utt_id": u, "speaker": tgt, "path": str(feature_path(featdir, u)), "frames": out.frames,
                      "seconds": out.frames * out.frame_period / 1000})
     if scaled:
@@ -226,11 +233,20 @@ def read_convert_info(converted: Path) -> dict:
                          "`speechvae convert`") from None
 
 
-def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir: str | Path | None = None) -> dict:
+def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir: str | Path | None = None,
+                        quality: bool = False, progress: bool = True) -> dict:
     """Score a folder written by :func:`convert_folder` against the target speaker's recordings of the same
     sentences in ``target_dir`` (matched by name), beside the two references on the same sentences: ``none``
     (the source utterances) and ``meanstd`` (with the statistics the conversion used). Returns
-    ``{"model": {...}, "none": {...}, "meanstd": {...}, "pairs": N}`` (each :func:`score_conversion`'s dict)."""
+    ``{"model": {...}, "none": {...}, "meanstd": {...}, "pairs": N, "mcd_protocols": {...}}`` (each
+    :func:`score_conversion`'s dict: DTW MCD under both protocols of :data:`speechvae.metrics.MCD_PROTOCOLS`,
+    F0 RMSE). With ``quality``: ``quality`` (:func:`speechvae.vc_quality.conversion_quality`: speaker
+    similarity to the target and the source, the share nearer the target, DNSMOS, for these systems and the
+    target's copy synthesis and recordings)."""
+    if quality:
+        from .quality import require
+
+        require()
     converted = Path(converted)
     info = read_convert_info(converted)
     tgt, source_dir = info["target"], Path(info["source_featdir"])
@@ -256,8 +272,15 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
         per.update(score_conversion(source_dir, sub, lambda f: meanstd_convert(f, stats[s], stats[tgt]),
                                     target_dir)["per_utterance"])
     out["meanstd"] = pool_scores(per)
+    trained = set(_train_utts(info["model"]))
     out.update(pairs=len(pairs), target=tgt, sources=sorted(set(src_of[u] for u, _ in pairs)),
-               held_out=not (set(u for p in pairs for u in p) & set(_train_utts(info["model"]))))
+               held_out=not (set(u for p in pairs for u in p) & trained), mcd_protocols=MCD_PROTOCOLS)
+    if quality:
+        from .vc_quality import conversion_quality
+
+        out["quality"] = conversion_quality(converted, source_dir, Path(target_dir), pairs, src_of, tgt,
+                                            lambda s: lambda f: meanstd_convert(f, stats[s], stats[tgt]), trained,
+                                            progress=progress)
     if outdir is not None:
         from .store import write_json
         write_json(Path(outdir), out)

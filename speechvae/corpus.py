@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from .features import Features, resolve_analysis, wav2features
 from .parallel import Runner, task_runner
 from .stats import StatsAccumulator, Stats
 from .store import StoreError, atomic_write_text, remove_stale_tmp
-from .featdir import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, feature_path, read_featdir_analysis, read_manifest,
-                      speaker_stats_path, speakers, write_featdir_analysis, write_manifest)
+from .featdir import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, check_speaker, check_utt_id, feature_path, inside,
+                      read_featdir_analysis, read_manifest, speaker_stats_path, speakers, write_featdir_analysis,
+                      write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,14 @@ class AnalysisReport:
     failures: list[str] = field(default_factory=list)  # one line each, naming file and cause
 
 
-def _utt(utt_id: str, path: Path | str) -> Utterance:
-    return Utterance(utt_id, str(path), Path(path).parent.name or "unknown")
+def _utt(utt_id: str, path: Path | str, where: str) -> Utterance:
+    """An utterance whose speaker is the name of its wav's folder; id and speaker checked to be safe file
+    names (``where`` names the list line or file they came from)."""
+    folder = Path(path).parent.name
+    if folder in ("", ".", ".."):  # 'a.wav', './a.wav', '../a.wav': the folder's real name, or 'unknown'
+        folder = Path(os.path.abspath(path)).parent.name if folder else ""
+    speaker = check_speaker(folder or "unknown", f"{where} (the speaker is the name of the wav's folder)")
+    return Utterance(check_utt_id(utt_id, where), str(path), speaker)
 
 
 def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
@@ -63,21 +71,25 @@ def collect_inputs(inputs: list[str | Path]) -> list[Utterance]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            utts += [_utt(w.stem, w) for w in sorted(p.rglob("*.wav")) if w.is_file()]
+            utts += [_utt(w.stem, w, str(w)) for w in sorted(p.rglob("*.wav")) if w.is_file()]
         elif p.suffix.lower() == ".wav":
-            utts.append(_utt(p.stem, p))
+            utts.append(_utt(p.stem, p, str(p)))
         else:  # a list file; paths in it are used as given, relative to the current folder
-            for n, line in enumerate(p.read_text().splitlines(), 1):
+            try:
+                text = p.read_text()
+            except UnicodeDecodeError:
+                raise CorpusError(f"{p}: neither a wav file, a folder nor a text list of 'utt_id path' lines") from None
+            for n, line in enumerate(text.splitlines(), 1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 parts = line.split(maxsplit=1)
                 if len(parts) != 2:
                     raise CorpusError(f"{p}:{n}: expected 'utt_id path', got {line!r}")
-                utts.append(_utt(parts[0], parts[1].strip()))
+                utts.append(_utt(parts[0], parts[1].strip(), f"{p}:{n}"))
     if not utts:
         raise CorpusError(f"no wav files found in {[str(i) for i in inputs]}")
-    utts = qualify_by_speaker(utts)
+    utts = [dataclasses.replace(u, utt_id=check_utt_id(u.utt_id, u.path)) for u in qualify_by_speaker(utts)]
     seen: dict[str, str] = {}
     dups = []
     for u in utts:
@@ -286,7 +298,7 @@ def _speaker_histograms(featdir: Path, rows: list[dict], cfg: AnalysisConfig,
             pows.append(f.power_db)
         f0 = np.concatenate(f0s)
         fig = f0_power_histogram(f0, np.concatenate(pows), spk, floor, ceil)
-        save_figure(fig, featdir / f"f0_power_hist_{spk}.png")
+        save_figure(fig, inside(featdir, f"f0_power_hist_{check_speaker(spk)}.png"))
         if len(f0):
             lo, hi = np.percentile(f0, [0.5, 99.5])
             log.info("speaker %s: used F0 range %.0f-%.0f Hz; 99%% of voiced frames lie in %.0f-%.0f Hz "

@@ -162,7 +162,7 @@ def write_views(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], outdi
     from .audio import write_wav
     from .features import synthesize
     from .plots import save_figure
-    from .featdir import feature_path, speakers
+    from .featdir import feature_path, speakers, utt_file
 
     outdir = Path(outdir)
     # envelopes drawn at the mean power of (up to 20 of) these utterances; data GV = training variance per dim
@@ -180,7 +180,7 @@ def write_views(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], outdi
         steps = (0.0, 0.25, 0.5, 0.75, 1.0)
         versions = interpolate(tm, a, b, steps)
         for t, f in zip(steps, versions):
-            p = outdir / "interp" / f"{ua}_to_{ub}_t{t:.2f}.wav"
+            p = utt_file(outdir / "interp", f"{ua}_to_{ub.replace('/', '_')}", f"_t{t:.2f}.wav")
             write_wav(p, synthesize(f), f.fs)
             paths.append(p)
         fig = interpolation_figure(tm, versions, steps, a.vuv, f"{ua} toward {ub}: mean voiced envelope")

@@ -19,7 +19,7 @@ from pathlib import Path
 from .audio import write_wav
 from .console import progress_bar
 from .corpus import CorpusError
-from .featdir import feature_path, read_manifest, select_utts
+from .featdir import check_utt_id, feature_path, read_manifest, select_utts
 from .features import Features, synthesize
 from .reconstruct import TrainedModel, load_model, reconstruct
 from .report import evaluate, write_plots
@@ -122,7 +122,7 @@ def _utterance_files(tm: TrainedModel, featdir: Path, utt: str, source: str | No
     waves = {"copy": synthesize(f), "model": synthesize(reconstruct(tm, f))}
     files = {}
     if source and Path(source).is_file():
-        files["original"] = f"audio/original/{utt}{Path(source).suffix.lower()}"
+        files["original"] = f"audio/original/{check_utt_id(utt)}{Path(source).suffix.lower()}"
         (outdir / files["original"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, outdir / files["original"])
     for name, x in waves.items():

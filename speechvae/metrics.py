@@ -110,25 +110,52 @@ def speech_frames(power_db: np.ndarray, floor_db: float = SILENCE_DB) -> np.ndar
     return p > p.max() - floor_db
 
 
-def dtw_mcd(ref, est) -> dict:
-    """MCD (dB, c1..c39) between two utterances of the same text spoken at different times (e.g. a converted
-    utterance and the target speaker's recording): silent frames of each dropped, ``est``'s speech frames
-    DTW-aligned to ``ref``'s (:func:`speechvae.align.dtw_path`, Euclidean on c1..c39), the MCD averaged over
-    ``ref``'s speech frames; and the F0 RMSE in cents over aligned frames voiced in both.
+# How a DTW MCD between two recordings of one sentence is measured. Published conversion figures differ in
+# exactly these settings, so every figure names its protocol and the JSON beside it carries this table.
+MCD_PROTOCOLS = {
+    "speechvae": {"coefficients": "c1..cD (c0, the power, excluded)",
+                  "frames": f"speech frames: within {SILENCE_DB:g} dB of each utterance's loudest frame",
+                  "alignment": "DTW on c1..cD (Euclidean), the converted frames aligned to the reference's",
+                  "averaged_over": "the reference's frames"},
+    "c0_voiced": {"coefficients": "c0..cD (c0 included)",
+                  "frames": "voiced frames (F0 > 0) of each utterance",
+                  "alignment": "DTW on c1..cD (Euclidean), the converted frames aligned to the reference's",
+                  "averaged_over": "the reference's frames"},
+}
+
+
+def dtw_mcd(ref, est, protocol: str = "speechvae") -> dict:
+    """MCD (dB) between two utterances of the same text spoken at different times (e.g. a converted
+    utterance and the target speaker's recording), under one of :data:`MCD_PROTOCOLS`: by default c1..c39 over
+    speech frames (silent frames of each dropped); ``"c0_voiced"``: c0..c39 over voiced frames, as crank and
+    others report it. ``est``'s frames are DTW-aligned to ``ref``'s (:func:`speechvae.align.dtw_path`,
+    Euclidean on c1..c39) and the MCD averaged over ``ref``'s; the F0 RMSE in cents over aligned frames voiced
+    in both.
 
     ``ref``, ``est``: :class:`speechvae.features.Features`. Returns ``{"mcd_db", "frames", "f0_rmse_cents",
-    "voiced_pairs"}`` (``f0_rmse_cents`` NaN when no aligned pair is voiced in both).
+    "voiced_pairs"}`` (``f0_rmse_cents`` NaN when no aligned pair is voiced in both; ``mcd_db`` NaN when a
+    protocol leaves no frame).
     """
     from .align import dtw_path
 
-    r, e = speech_frames(ref.power_db), speech_frames(est.power_db)
+    if protocol == "speechvae":
+        r, e = speech_frames(ref.power_db), speech_frames(est.power_db)
+    elif protocol == "c0_voiced":
+        r, e = ref.f0 > 0, est.f0 > 0
+    else:
+        raise ValueError(f"MCD protocol {protocol!r}: one of {', '.join(MCD_PROTOCOLS)}")
+    if not r.any() or not e.any():
+        return {"mcd_db": float("nan"), "frames": 0, "f0_rmse_cents": float("nan"), "voiced_pairs": 0}
     rm, em = ref.mcep[r], est.mcep[e]
     if len(em) > 2 * len(rm) - 1:  # the aligner's slope limit: align the other way round
         path_e = dtw_path(em[:, 1:], rm[:, 1:])
         pairs = (np.asarray(path_e), np.arange(len(em)))
     else:
         pairs = (np.arange(len(rm)), dtw_path(rm[:, 1:], em[:, 1:]))
-    d = mcd_per_frame(rm[pairs[0]], em[pairs[1]])
+    if protocol == "c0_voiced":
+        d = _K * np.sqrt(2.0 * np.sum((rm[pairs[0]] - em[pairs[1]]) ** 2, axis=1))
+    else:
+        d = mcd_per_frame(rm[pairs[0]], em[pairs[1]])
     f0r, f0e = ref.f0[r][pairs[0]], est.f0[e][pairs[1]]
     both = (f0r > 0) & (f0e > 0)
     cents = 1200.0 * np.log2(f0e[both] / f0r[both])

@@ -15,8 +15,13 @@ errors raised inside a task as well).
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Sequence
@@ -48,15 +53,54 @@ def task_runner(jobs: int = 1, scheduler: str | None = None) -> Iterator[Runner]
         yield run
 
 
-def _ignore_sigint() -> None:
+def end_with_parent(owner_pid: int) -> None:
+    """Make this worker process end when ``owner_pid`` (the command that started it) dies, however it dies
+    (SIGKILL by an out-of-memory killer or a batch scheduler included): a pool worker blocks on a queue
+    whose other end it holds itself, so it would never notice. Linux: the kernel's parent-death signal;
+    everywhere (and for a parent that died before the signal was armed, or a fork server between the two)
+    a daemon thread that checks twice a second that its parent and the owner are still there."""
+    parent = os.getppid()  # the owner, or a fork server started by it
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def alive() -> bool:
+        if os.getppid() != parent:  # re-parented: whoever started us is gone
+            return False
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, another user's: cannot be ours, but do not guess
+            pass
+        return True
+
+    if not alive():
+        os._exit(1)
+
+    def watch() -> None:
+        while alive():
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="speechvae-parent-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_init(parent_pid: int) -> None:
     # Ctrl-C reaches every process of the terminal's group: workers leave it to the parent, which
     # stops the pool and reports once (no traceback per worker).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent(parent_pid)
 
 
 @contextmanager
 def _process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:  # interrupted or failed: drop the queued tasks instead of running them all

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sample: bool = False,
-             postfilter: bool | None = None, nll_samples: int = 0) -> dict:
+             postfilter: bool | None = None, nll_samples: int = 0, quality: bool = False, progress: bool = True) -> dict:
     """:func:`~speechvae.metrics.score` of the model's reconstructions, plus ``held_out``,
     ``training_utterances``, the rate (:func:`~speechvae.reconstruct.rate`), ``conventions`` and, with ``nll_samples`` K > 0, the importance-weighted estimate of the held-out
     negative log-likelihood (``nll_nats_per_frame`` of raw c1..c39, ``nll_bits_per_dim``, K samples).
@@ -23,10 +23,17 @@ def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sampl
     hold several of its speakers, adds ``speaker_leakage`` (:func:`speechvae.leakage.speaker_leakage`: a linear
     speaker classifier fitted on its training utterances' z, tested on these).
 
+    With ``quality``, ``quality`` holds how the resynthesis sounds beside WORLD copy synthesis and the original
+    recording (:func:`speechvae.quality.reconstruction_quality`: PESQ-WB, STOI, DNSMOS), per utterance too.
+
     ``held_out`` is False when some evaluated utterances were used for training (their ids in
     ``training_utterances``): such figures say how well the model fits, not how it generalises.
     None for a checkpoint that does not record its ids.
     """
+    if quality:
+        from .quality import require
+
+        require()  # the extra is missing: refuse before any work
     trained_on = set(tm.checkpoint.train_utts)
     seen = sorted(trained_on & set(utt_ids))
     if seen:
@@ -48,6 +55,14 @@ def evaluate(tm: TrainedModel, featdir: str | Path, utt_ids: list[str], *, sampl
         out["speaker_leakage"] = speaker_leakage(tm, featdir, known, utt_ids)
     if nll_samples > 0:
         out.update(heldout_nll(tm, featdir, utt_ids, nll_samples))
+    if quality:
+        from .quality import reconstruction_quality
+
+        q = reconstruction_quality(featdir, utt_ids, lambda u, f: reconstruct(
+            tm, f, sample=sample, postfilter=postfilter, speaker=spk.get(u)), progress=progress)
+        for u, row in q.pop("per_utterance").items():
+            out["per_utterance"][u]["quality"] = row
+        out["quality"] = q
     a = tm.cfg.analysis
     out["conventions"] = {"fs": a.fs, "alpha": a.alpha, "order": a.order, "c0": "excluded",
                           "z": "sampled" if sample else "posterior mean",

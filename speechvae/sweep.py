@@ -39,7 +39,14 @@ def parse_grid(items: list[str]) -> dict[str, list]:
 
 
 def cell_name(assign: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in assign.items())
+    """The folder name of one grid cell, ``key=value,...``; a slash, backslash or control character in a value
+    becomes ``_`` (a cell's folder stays one folder inside ``cells/``).
+
+    >>> cell_name({"model.latent": 4, "analysis.f0_ranges": "../../x"})
+    'model.latent=4,analysis.f0_ranges=.._.._x'
+    """
+    name = ",".join(f"{k}={v}" for k, v in assign.items())
+    return "".join("_" if c in "/\\" or not c.isprintable() else c for c in name)
 
 
 def cell_config(base: dict, assign: dict) -> Config:

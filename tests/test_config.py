@@ -27,6 +27,9 @@ def test_yaml_file_and_round_trip(tmp_path):
     ("model.stride=2", "needs model.kind conv or block"), ("model.kernel=4", "kernel odd"),
     ("model.linear_path=true", "option of the block model"),
     ("model.kind=block model.stride=2 loss.decoder_variance=per_frame", "not for the block model"),
+    # found by tests/test_safety.py's property test: these two divided by zero before any message
+    ("model.kind=conv model.stride=0", "stride must be >= 1"),
+    ("model.quantizer=product model.codebooks=0", "codebooks >= 1"),
 ])
 def test_bad_values_are_errors(override, match):
     with pytest.raises(ConfigError, match=match):

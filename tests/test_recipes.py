@@ -92,7 +92,8 @@ def test_arctic_vc_recipe_runs_every_stage(tmp_path):
     for spk, f0 in (("bdl", 110.0), ("slt", 210.0)):
         (db / spk).mkdir(parents=True)
         for i in range(6):
-            sf.write(db / spk / f"arctic_a{i + 1:04d}.wav", harmonic(0.4 + 0.05 * i, f0, seed=i), FS, subtype="PCM_16")
+            # at least the 1 s the quality measures need
+            sf.write(db / spk / f"arctic_a{i + 1:04d}.wav", harmonic(1.0 + 0.05 * i, f0, seed=i), FS, subtype="PCM_16")
     conf = tmp_path / "tiny.yaml"
     text = (ROOT / "recipes/arctic_vc/conf/vc.yaml").read_text()
     assert "epochs: 60" in text and "hidden: [256, 128]" in text and "latent: 8" in text  # the keys shrunk below
@@ -112,7 +113,13 @@ def test_arctic_vc_recipe_runs_every_stage(tmp_path):
         ref = json.loads((work / f"references/{s}_{t}/vc_{s}_{t}_meanstd.json").read_text())
         assert ref["mcd_db"] == pytest.approx(m["meanstd"]["mcd_db"])  # stage 2 and stage 5 agree on the reference
         y, fs = sf.read(exp / f"convert_{s}_{t}/wav/{s}/arctic_a0006.wav")
-        assert abs(len(y) / fs - 0.65) < 0.01  # the source's length
+        assert abs(len(y) / fs - 1.25) < 0.01  # the source's length
         assert (exp / f"vc_{s}_{t}.png").is_file()
+        q = m["quality"]["systems"]  # stage 5 measured the systems beside the target's copy synthesis
+        assert set(q) == {"none", "meanstd", "model", "target_copy", "target_recording"}
+        assert all(1 <= v["dnsmos_p808"] <= 5 for v in q.values())
+        page = (exp / f"page_{s}_{t}/index.html").read_text()  # stage 6: the listening page of the direction
+        assert page.count("<audio") == 5 and f'data-utt="{s}/arctic_a0006"' in page
     assert "speaker_leakage" in json.loads((exp / "metrics.json").read_text())
-    assert "bdl -> slt   meanstd" in r.stdout and "speaker leakage" in r.stdout
+    assert "bdl -> slt   meanstd" in r.stdout and "bdl -> slt   target_copy" in r.stdout
+    assert "speaker leakage" in r.stdout

@@ -12,8 +12,10 @@
 #   stage 2: references none and mean/std matching, both directions, on eval (speechvae baseline vc)
 #   stage 3: train      the speaker-conditioned VAE (conf/vc.yaml) on train, dev held out
 #   stage 4: convert    eval sentences of each speaker into the other's voice -> features + wavs
-#   stage 5: evaluate   DTW MCD / F0 RMSE vs the target's recordings beside the references, speaker leakage of z,
-#                       source / converted / target envelope figures
+#   stage 5: evaluate   DTW MCD (two protocols) / F0 RMSE vs the target's recordings beside the references; with
+#                       speechvae[quality] also speaker similarity and DNSMOS beside the target's copy synthesis
+#                       (about 15 s per sentence); speaker leakage of z; source / converted / target envelope figures
+#   stage 6: page       a listening page per direction: players, spectrograms and numbers of every system
 #
 # Usage: recipes/arctic_vc/run.sh --db DIR [--src bdl] [--tgt slt] [--stage N] [--stop-stage M] [--nj J]
 #                                 [--conf FILE] [--workdir DIR] [--train-args "ARGS"] [--n-dev 50] [--n-eval 50]
@@ -23,7 +25,7 @@ db=""; src=bdl; tgt=slt; stage=0; stop_stage=100; nj=2
 conf=${here}/conf/vc.yaml; ranges=${here}/conf/f0_ranges.txt; workdir=""; train_args=""
 n_dev=50; n_eval=50
 help_message="Usage: $0 --db DIR [--src SPK] [--tgt SPK] [--stage N] [--stop-stage M] [--nj J] [--conf FILE] [--workdir DIR] [--train-args ARGS] [--n-dev N] [--n-eval N]
-  stages: 0 data, 1 analyze, 2 references, 3 train, 4 convert, 5 evaluate"
+  stages: 0 data, 1 analyze, 2 references, 3 train, 4 convert, 5 evaluate, 6 page"
 while [ $# -gt 0 ]; do
     case "$1" in
         --db) db=$2 ;;
@@ -106,25 +108,45 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+    quality=""
+    if python3 -c "from speechvae.quality import require; require()" 2>/dev/null; then quality="--quality"; else
+        say 5 "speechvae[quality] not installed: MCD and F0 only (pip install 'speechvae[quality]')"; fi
     for pair in "${src} ${tgt}" "${tgt} ${src}"; do
         set -- ${pair}
-        say 5 "evaluate $1 -> $2 against $2's recordings -> ${exp}/vc_$1_$2.json"
-        speechvae evaluate-vc "${exp}/convert_$1_$2" "${feat}" -o "${exp}/vc_$1_$2.json" --figure "${exp}/vc_$1_$2.png"
+        say 5 "evaluate $1 -> $2 against $2's recordings -> ${exp}/vc_$1_$2.json ${quality}"
+        speechvae evaluate-vc "${exp}/convert_$1_$2" "${feat}" -o "${exp}/vc_$1_$2.json" --figure "${exp}/vc_$1_$2.png" \
+            ${quality}
     done
     say 5 "reconstruction and speaker leakage of z on eval -> ${exp}/metrics.json"
     speechvae evaluate --model "${exp}" "${feat}" --list "${lists}/eval.list" -o "${exp}/metrics.json"
     python3 - "${exp}" "${src}" "${tgt}" <<'EOF'
 import json, sys
 exp, a, b = sys.argv[1:]
-print(f"{'direction':<12} {'system':<8} {'DTW MCD dB':>10} {'F0 RMSE cents':>14}")
+print(f"{'direction':<12} {'system':<16} {'DTW MCD dB':>10} {'c0 voiced':>9} {'F0 cents':>8} {'sim tgt':>7} "
+      f"{'sim src':>7} {'nearer':>6} {'DNSMOS':>6}")
+f = lambda v, p: "-" if v is None else f"{v:.{p}f}"
 for s, t in ((a, b), (b, a)):
     m = json.load(open(f"{exp}/vc_{s}_{t}.json"))
-    for name in ("none", "meanstd", "model"):
-        print(f"{s + ' -> ' + t:<12} {name:<8} {m[name]['mcd_db']:>10.2f} {m[name]['f0_rmse_cents']:>14.0f}")
+    q = m.get("quality", {}).get("systems", {})
+    for name in ("none", "meanstd", "model", "target_copy", "target_recording"):
+        r, x = m.get(name, {}), q.get(name, {})
+        if not r and not x:
+            continue
+        print(f"{s + ' -> ' + t:<12} {name:<16} {f(r.get('mcd_db'), 2):>10} {f(r.get('mcd_c0_voiced_db'), 2):>9} "
+              f"{f(r.get('f0_rmse_cents'), 0):>8} {f(x.get('similarity_target'), 3):>7} "
+              f"{f(x.get('similarity_source'), 3):>7} {f(x.get('nearer_target'), 2):>6} {f(x.get('dnsmos_p808'), 2):>6}")
 leak = json.load(open(f"{exp}/metrics.json")).get("speaker_leakage")
 if leak:
     print(f"speaker leakage: a linear classifier on held-out z is right on {100 * leak['speaker_accuracy']:.0f}% "
           f"of frames (chance {100 * leak['chance']:.0f}%)")
 EOF
     say 5 "done: converted wavs in ${exp}/convert_*/wav, figures ${exp}/vc_*.png"
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    for pair in "${src} ${tgt}" "${tgt} ${src}"; do
+        set -- ${pair}
+        say 6 "listening page $1 -> $2: ${exp}/page_$1_$2/index.html"
+        speechvae report "${exp}/convert_$1_$2" "${feat}" --metrics "${exp}/vc_$1_$2.json" -o "${exp}/page_$1_$2"
+    done
 fi

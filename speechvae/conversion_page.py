@@ -1,0 +1,143 @@
+"""A listening page for a conversion folder: ``speechvae report CONVERTED TARGET_FEATDIR -o PAGEDIR``.
+
+``PAGEDIR/index.html`` opens from disk (no server, no network). A summary table, sortable, with one row per
+system (no conversion, mean/std map, the model, the target's WORLD copy synthesis and recording): DTW MCD under
+both protocols, F0 RMSE, speaker similarity to the target and the source, the share nearer the target, DNSMOS.
+Then one row per sentence, sortable by its numbers, with an audio player and a spectrogram per system. The
+figures are ``evaluate-vc``'s (``--metrics`` reuses a JSON it wrote, else they are computed and saved beside the
+page as ``vc.json``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from .audio import write_wav
+from .console import progress_bar
+from .featdir import read_manifest, utt_file
+from .listening import _CSS, _JS, _e, _num
+from .store import atomic_write_text, write_json
+
+log = logging.getLogger(__name__)
+
+LABELS = {"none": "source (no conversion)", "meanstd": "mean/std map", "model": "the model",
+          "target_copy": "target, WORLD copy synthesis", "target_recording": "target recording"}
+NAN = float("nan")
+
+
+def is_conversion_folder(path: str | Path) -> bool:
+    from .conversion import CONVERT_JSON
+
+    return (Path(path) / CONVERT_JSON).is_file()
+
+
+def build_conversion_page(converted: str | Path, target_dir: str | Path, outdir: str | Path,
+                          metrics: str | Path | None = None, progress: bool = True) -> Path:
+    """Write the page of a folder of :func:`speechvae.conversion.convert_folder` into ``outdir``; returns index.html.
+    ``metrics``: an ``evaluate-vc`` JSON of the same folders (with or without ``--quality``) to show; default: computed
+    now, with the quality measures when ``speechvae[quality]`` is installed."""
+    from .conversion import by_sentence, evaluate_conversion, meanstd_convert, read_convert_info, sentence_name
+    from .stats import Stats
+    from .featdir import speaker_stats_path
+    from .plots import save_figure, spectrogram
+    from .vc_quality import versions
+
+    converted, target_dir, outdir = Path(converted), Path(target_dir), Path(outdir)
+    info = read_convert_info(converted)
+    if metrics is not None:
+        m = json.loads(Path(metrics).read_text())
+        source = str(metrics)
+    else:
+        try:
+            from .quality import require
+
+            require()
+            quality = True
+        except RuntimeError as e:
+            log.warning("%s: the page shows MCD and F0 only", e)
+            quality = False
+        m = evaluate_conversion(converted, target_dir, quality=quality, progress=progress)
+        write_json(outdir / "vc.json", m)
+        source = "vc.json (computed for this page)"
+    tgt = info["target"]
+    by_name = by_sentence(target_dir, tgt)
+    stats = {s: Stats.load(speaker_stats_path(converted, s)) for s in {*info["sources"].values(), tgt}}
+    recordings = {r["utt_id"]: r["path"] for r in read_manifest(target_dir)}
+    rows = []
+    for u in progress_bar(sorted(m["model"]["per_utterance"]), desc="page", unit="utt", enabled=progress):
+        t = by_name[sentence_name(u)]
+        s = info["sources"][u]
+        waves, fs = versions(converted, Path(info["source_featdir"]), target_dir, u, t,
+                             lambda f, s=s: meanstd_convert(f, stats[s], stats[tgt]), recordings.get(t))
+        files = {}
+        for name, x in waves.items():
+            wav = utt_file(outdir / "audio" / name, u, ".wav")
+            write_wav(wav, x, fs)
+            png = utt_file(outdir / "img" / "spec" / name, u, ".png")
+            save_figure(spectrogram(x, fs, f"{sentence_name(u)}: {LABELS[name]}"), png, dpi=72)
+            files[name] = (wav.relative_to(outdir).as_posix(), png.relative_to(outdir).as_posix())
+        rows.append((u, t, files))
+    atomic_write_text(outdir / "index.html", _page(converted, target_dir, info, m, source, rows))
+    return outdir / "index.html"
+
+
+def _get(d: dict | None, key: str) -> float:
+    v = (d or {}).get(key)
+    return NAN if v is None else float(v)
+
+
+def _page(converted: Path, target_dir: Path, info: dict, m: dict, source: str, rows: list) -> str:
+    tgt = info["target"]
+    q = m.get("quality", {})
+    systems = q.get("systems", {})
+    held = "held-out sentences" if m.get("held_out") else '<span class="warn">includes TRAINING sentences</span>'
+    out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>speechvae: conversion to {_e(tgt)}</title>",
+           f"<style>{_CSS}</style><script>{_JS}</script></head><body>",
+           f"<h1>speechvae conversion page: {_e(', '.join(m.get('sources', [])))} &rarr; {_e(tgt)}</h1>",
+           f"<p>Converted folder <code>{_e(converted)}</code>, model <code>{_e(info.get('model', '?'))}</code>, "
+           f"target recordings in <code>{_e(target_dir)}</code>; {m['pairs']} sentences ({held}). Figures from "
+           f"{_e(source)}.</p>"]
+    if not systems:
+        out.append('<p class="warn">No speaker-similarity or DNSMOS figures (evaluate-vc without --quality, or '
+                   "speechvae[quality] not installed).</p>")
+    head = ("<th>system</th>" + "".join(f'<th class="sort" onclick="sortBy(this)">{h}</th>' for h in (
+        "DTW MCD (dB)", "MCD c0, voiced (dB)", "F0 RMSE (cents)", f"similarity to {_e(tgt)}", "similarity to source",
+        f"nearer {_e(tgt)}", "DNSMOS P.808", "SIG", "BAK", "OVRL")))
+    out.append(f'<h2>Systems (same sentences)</h2><table id="systems"><thead><tr>{head}</tr></thead><tbody>')
+    for name, label in LABELS.items():
+        mcd = m.get(name, {})
+        s = systems.get(name)
+        if not mcd and not s:
+            continue
+        out.append(f'<tr data-system="{_e(name)}"><td>{_e(label)}</td>' + _num(_get(mcd, "mcd_db"), "{:.2f}")
+                   + _num(_get(mcd, "mcd_c0_voiced_db"), "{:.2f}") + _num(_get(mcd, "f0_rmse_cents"), "{:.0f}")
+                   + _num(_get(s, "similarity_target")) + _num(_get(s, "similarity_source"))
+                   + _num(_get(s, "nearer_target"), "{:.0%}")
+                   + "".join(_num(_get(s, f"dnsmos_{k}"), "{:.2f}") for k in ("p808", "sig", "bak", "ovrl")) + "</tr>")
+    out.append("</tbody></table><p>MCD protocols: " + "; ".join(
+        f"<b>{_e(k)}</b>: {_e(', '.join(v.values()))}" for k, v in m.get("mcd_protocols", {}).items())
+        + ". The target's own rows have no MCD (it is the reference). Speaker similarity: cosine of GE2E embeddings "
+          "with the centroid of each speaker's reference recordings"
+        + "".join(f"; {_e(k)}: {c['recordings']} recordings, {_e(c['which'])}" for k, c in q.get("centroids", {}).items())
+        + ".</p>")
+    per_q = q.get("per_utterance", {})
+    out.append('<h2>Sentences</h2><p>Click a numeric column header to sort.</p><table id="utterances"><thead><tr>'
+               "<th>sentence</th>" + "".join(f'<th class="sort" onclick="sortBy(this)">{h}</th>' for h in (
+                   "model MCD (dB)", "mean/std MCD (dB)", f"model similarity to {_e(tgt)}", "model DNSMOS P.808"))
+               + "".join(f"<th>{_e(label)}</th>" for label in LABELS.values()) + "</tr></thead><tbody>")
+    for u, t, files in rows:
+        mq = per_q.get(u, {}).get("model")
+        cells = [f'<td><audio controls preload="none" src="{_e(files[n][0])}"></audio>'
+                 f'<img class="spec" loading="lazy" alt="spectrogram {_e(n)}" src="{_e(files[n][1])}"></td>'
+                 if n in files else "<td>(not available)</td>" for n in LABELS]
+        out.append(f'<tr data-utt="{_e(u)}"><td>{_e(u)}<br>target {_e(t)}</td>'
+                   + _num(_get(m["model"]["per_utterance"].get(u), "mcd_db"), "{:.2f}")
+                   + _num(_get(m.get("meanstd", {}).get("per_utterance", {}).get(u), "mcd_db"), "{:.2f}")
+                   + _num(_get(mq, "similarity_target")) + _num(_get(mq, "dnsmos_p808"), "{:.2f}")
+                   + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    if q.get("failures"):
+        out.append("<h2>Not measured</h2><pre>" + _e("\n".join(q["failures"])) + "</pre>")
+    out.append('<pre id="load-errors" hidden></pre></body></html>\n')
+    return "\n".join(out)
