@@ -36,7 +36,7 @@ test: $(STAMP)
 # missing resource, the table sorts; the screenshot lands in data/listening_page.png.
 browser-check: $(STAMP)
 	@command -v chromium >/dev/null || { echo "browser-check needs Debian's chromium: apt-get install chromium" >&2; exit 1; }
-	SPEECHVAE_SCREENSHOT=data/listening_page.png $(PY) -m pytest -q -rs tests/test_listening.py
+	SPEECHVAE_SCREENSHOT=data/listening_page.png $(PY) -m pytest -q -rs tests/test_listening.py tests/test_vc_quality.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py

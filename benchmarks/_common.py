@@ -23,6 +23,34 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def judged(feat: Path, eval_ids: list[str], systems: dict) -> str:
+    """Reconstructions judged as listeners judge them (speechvae.quality; needs speechvae[quality]): a markdown
+    table of PESQ-WB and STOI against the original recording and DNSMOS (P.808, OVRL), one row per system
+    (name -> (MCD dB, rebuild(features) -> features)) beside WORLD copy synthesis (the ceiling of any system
+    resynthesised through WORLD) and the recordings themselves."""
+    from speechvae.quality import reconstruction_quality
+
+    first = reconstruction_quality(feat, eval_ids, lambda u, f: f, progress=False, versions=("original", "copy"))
+    rows = [["original recording", "", None, None, *_dns(first["overall"]["original"])],
+            ["WORLD copy synthesis (ceiling)", 0.0, *_intrusive(first["overall"]["copy"]),
+             *_dns(first["overall"]["copy"])]]
+    for name, (mcd, rebuild) in systems.items():
+        q = reconstruction_quality(feat, eval_ids, lambda u, f: rebuild(f), progress=False, versions=("model",))
+        o = q["overall"]["model"]
+        rows.append([name, mcd, *_intrusive(o), *_dns(o)])
+        print(f"  judged {name}", flush=True)
+    rows = [["-" if v is None else v for v in r] for r in rows]
+    return table(["system", "MCD dB", "PESQ-WB", "STOI", "DNSMOS P.808", "DNSMOS OVRL"], rows)
+
+
+def _intrusive(o: dict) -> list:
+    return [o.get("pesq_wb"), o.get("stoi")]
+
+
+def _dns(o: dict) -> list:
+    return [o.get("dnsmos_p808"), o.get("dnsmos_ovrl")]
+
+
 def aishell_split(out: Path) -> tuple[Path, Path]:
     """The AISHELL-1 S0913 features and the fixed 64 / 8 / 8 split by id (``out/lists/{train,dev,eval}.list``)
     that the compact-codes and VQ benchmarks share: (feature folder, lists folder)."""

@@ -2,7 +2,7 @@
 (64 train / 8 dev / 8 eval, fixed split by id) and on a speaker never seen in training (the last 40
 CMU ARCTIC bdl sentences, US male), every model beside PCA-k fitted on the same training frames.
 
-    python benchmarks/compact.py [--out data/bench/compact] [-j 1]
+    python benchmarks/compact.py [--out data/bench/compact] [-j 1] [--quality]
 
 Prints markdown tables: per code size (numbers per frame: latent dims / frames per latent vector), each model
 family's held-out MCD, GV ratio, frames above 2 dB, rate (held-out KL, kbit/s) and its MCD relative to PCA-k on
@@ -11,6 +11,10 @@ with as many components (the linear code of the same shape); then the rate axis 
 rate8k.yaml and rate.yaml, the block model) and the true ELBO (beta = 1 at the end) without any post-filter.
 Writes rd.csv and the plots of each family under --out.
 Re-runs skip finished cells.
+
+--quality (speechvae[quality]) prints only the main rows judged by ear instead: block.yaml, compact.yaml, rate8k.yaml
+and rate.yaml beside PCA-16 and PCA of 4 stacked frames (64 components: the same 16 numbers per frame), WORLD copy
+synthesis and the recordings, on the 8 held-out utterances: PESQ-WB and STOI against the recording, DNSMOS.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from speechvae.rd import run_rd
 from speechvae.reconstruct import load_model, reconstruct
 from speechvae.report import evaluate
 
-from _common import ROOT, aishell_split, corpus_or_exit, table
+from _common import ROOT, aishell_split, corpus_or_exit, judged, table
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 LATENTS = "4,8,16,32"
@@ -64,9 +68,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "data" / "bench" / "compact"))
     ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
+    ap.add_argument("--quality", action="store_true", help="only the main rows, judged by PESQ, STOI and DNSMOS")
     args = ap.parse_args()
     out = Path(args.out)
     feat, lists = aishell_split(out)
+    if args.quality:
+        return quality_rows(out, feat, lists)
     bdl = unseen_speaker(out, 2)
     train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"), select_utts(bdl)
     pcas = {s: fit_pca(feat, train_ids, s) for s in (1, 4)}  # frame PCA, and PCA of 4 stacked frames
@@ -149,6 +156,35 @@ def main() -> None:
     print("\n## True ELBO (beta = 1 at the end), no post-filter, held-out S0913\n")
     print(table(["config", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "IW NLL nats/frame (K=16)",
                  "bits/dim"], elbo))
+
+
+def quality_rows(out: Path, feat: Path, lists: Path) -> None:
+    """The main rows by ear (see the module docstring); each config trained once under out/quality."""
+    from speechvae.config import load_config
+    from speechvae.train import fit
+
+    train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
+    t0 = time.perf_counter()
+    systems = {}
+    for name, conf in (("block.yaml (64 per 4 frames: 16 per frame)", "block.yaml"),
+                       ("compact.yaml (16 per frame)", "compact.yaml"), ("rate8k.yaml (block, beta 1)", "rate8k.yaml"),
+                       ("rate.yaml (block, beta 1.5)", "rate.yaml")):
+        exp = out / "quality" / conf.split(".")[0]
+        if not (exp / "checkpoint.pt").exists():
+            fit(feat, exp, load_config(CONF / conf), overwrite=True, train_list=lists / "train.list",
+                valid_list=lists / "dev.list", progress=False)
+        tm = load_model(exp, "cpu")
+        systems[name] = (score(feat, eval_ids, lambda f, tm=tm: reconstruct(tm, f))["mcd_db"],
+                         lambda f, tm=tm: reconstruct(tm, f))
+    for k, s, name in ((16, 1, "PCA-16 (16 per frame)"), (64, 4, "PCA-64 of 4 stacked frames (16 per frame)"),
+                       (8, 1, "PCA-8 (8 per frame)")):
+        rb = pca_rebuild(fit_pca(feat, train_ids, s), k)
+        systems[name] = (score(feat, eval_ids, rb)["mcd_db"], rb)
+    print(f"(trained and scored: {time.perf_counter() - t0:.0f} s)", flush=True)
+    text = judged(feat, eval_ids, systems)
+    print(f"\n## Compact codes by ear: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances), "
+          f"{time.perf_counter() - t0:.0f} s\n")
+    print(text)
 
 
 if __name__ == "__main__":

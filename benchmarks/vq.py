@@ -2,7 +2,7 @@
 (64 train / 8 dev / 8 eval, the split of benchmarks/compact.py), with a continuous (Gaussian) VAE family
 on the same rate axis.
 
-    python benchmarks/vq.py [--out data/bench/vq] [-j 1]
+    python benchmarks/vq.py [--out data/bench/vq] [-j 1] [--quality]
 
 Prints a markdown table: per bits/frame (codebooks of 16 or 256 entries: 20 or 40 bits per 5 ms frame;
 k-means with 5 codebooks), the held-out MCD, GV ratio, frames above 2 dB and codebook use (share of entries the held-out
@@ -10,6 +10,10 @@ frames use, per codebook) of each VQ-VAE, beside split and residual k-means VQ f
 training frames, and the VQ-VAE's MCD relative to the better k-means. Writes vq_rate.png (MCD against
 kbit/s: VQ-VAEs, k-means VQs, Gaussian VAEs at their held-out KL rate, PCA-k as levels) under --out.
 Re-runs skip finished cells.
+
+--quality (speechvae[quality]) prints only the main rows judged by ear instead: vq.yaml (40 bits per frame) beside
+split and residual k-means VQ at the same 40 bits, WORLD copy synthesis and the recordings: PESQ-WB and STOI
+against the recording, DNSMOS, on the 8 held-out utterances.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from speechvae.plots import rate_distortion_curves, save_figure
 from speechvae.featdir import read_id_list
 from speechvae.rd import run_rd
 
-from _common import ROOT, aishell_split, table
+from _common import ROOT, aishell_split, judged, table
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per frame in every family below
@@ -41,10 +45,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "data" / "bench" / "vq"))
     ap.add_argument("-j", "--jobs", type=int, default=1, help="cells trained at once")
+    ap.add_argument("--quality", action="store_true", help="only the main rows, judged by PESQ, STOI and DNSMOS")
     args = ap.parse_args()
     out = Path(args.out)
     feat, lists = aishell_split(out)
     train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
+    if args.quality:
+        return quality_rows(out, feat, lists, train_ids, eval_ids)
     split = dict(train_list=str(lists / "train.list"), valid_list=str(lists / "dev.list"),
                  eval_list=str(lists / "eval.list"), jobs=args.jobs, progress=False)
 
@@ -89,6 +96,33 @@ def main() -> None:
                   float(r["kbit_per_s"]) if r.get("kbit_per_s") not in (None, "") else "-"] for r in res]))
     fig = rate_distortion_curves(curve)["rd_rate.png"]
     print("figure:", save_figure(fig, out / "vq_rate.png"))
+
+
+def quality_rows(out: Path, feat: Path, lists: Path, train_ids: list[str], eval_ids: list[str]) -> None:
+    """The main rows by ear (see the module docstring); vq.yaml trained once under out/quality."""
+    from speechvae.baselines import fit_vq, training_frames, vq_rebuild
+    from speechvae.config import load_config
+    from speechvae.metrics import score
+    from speechvae.reconstruct import load_model, reconstruct
+    from speechvae.train import fit
+
+    t0 = time.perf_counter()
+    exp = out / "quality" / "vq"
+    if not (exp / "checkpoint.pt").exists():
+        fit(feat, exp, load_config(CONF / "vq.yaml"), overwrite=True, train_list=lists / "train.list",
+            valid_list=lists / "dev.list", progress=False)
+    tm = load_model(exp, "cpu")
+    model = lambda f: reconstruct(tm, f)
+    systems = {f"vq.yaml ({tm.model.bits_per_frame:g} bits per frame)": (score(feat, eval_ids, model)["mcd_db"], model)}
+    x = training_frames(feat, train_ids)
+    for kind in ("split", "residual"):
+        rb = vq_rebuild(fit_vq(x, kind, 40, 5))
+        systems[f"{kind} k-means VQ (40 bits per frame)"] = (score(feat, eval_ids, rb)["mcd_db"], rb)
+    print(f"(trained and scored: {time.perf_counter() - t0:.0f} s)", flush=True)
+    text = judged(feat, eval_ids, systems)
+    print(f"\n## VQ codes by ear: held-out AISHELL-1 S0913 ({len(eval_ids)} utterances), "
+          f"{time.perf_counter() - t0:.0f} s\n")
+    print(text)
 
 
 if __name__ == "__main__":

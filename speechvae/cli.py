@@ -52,8 +52,9 @@ def analyze_add(p):
                    help="lowest F0 searched (analysis.f0_floor; default 71 Hz); also sets the FFT size")
     p.add_argument("--f0-ceil", type=float, metavar="HZ", help="highest F0 searched (analysis.f0_ceil; default 800 Hz)")
     p.add_argument("--fs", type=int, metavar="HZ", help="sampling rate; audio is resampled to it (analysis.fs; default 16000)")
-    p.add_argument("--f0-ranges", metavar="FILE",
-                   help="per-speaker F0 ranges, 'speaker floor_hz ceil_hz' lines (analysis.f0_ranges)")
+    p.add_argument("--f0-ranges", metavar="FILE|auto",
+                   help="per-speaker F0 ranges, 'speaker floor_hz ceil_hz' lines (analysis.f0_ranges); 'auto': found "
+                        "per speaker by a fast first pass, written to FEATDIR/f0_ranges.txt")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (local pool, or LocalCluster workers)")
     p.add_argument("--scheduler", help="run on Dask: 'local' (a LocalCluster of -j workers) or tcp://HOST:PORT")
     p.add_argument("--overwrite", action="store_true",

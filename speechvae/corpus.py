@@ -169,9 +169,18 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     write_featdir_analysis(featdir, cfg)
     log.info("analysis: fs %d Hz, F0 %s in %.0f-%.0f Hz, frame period %.1f ms, order %d, alpha %.3f, FFT %d",
              cfg.fs, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil, cfg.frame_period, cfg.order, cfg.alpha, cfg.fft_size)
-    ranges = read_f0_ranges(cfg.f0_ranges, cfg) if cfg.f0_ranges else {}
-    work = [(u, str(featdir), speaker_analysis(cfg, ranges, u.speaker), overwrite) for u in utts]
     with task_runner(jobs, scheduler) as run:
+        if cfg.f0_ranges == AUTO:  # a first pass per speaker; the ranges kept where users can read and edit them
+            from .f0range import RANGES_FILE, estimate_ranges, write_ranges
+
+            ranges = estimate_ranges(utts, cfg, run)
+            write_ranges(featdir / RANGES_FILE, ranges, "speaker floor_hz ceil_hz, found by analyze --f0-ranges auto "
+                         f"(a first pass over {cfg.f0_floor:g}-{cfg.f0_ceil:g} Hz); edit and pass back with "
+                         "--f0-ranges FILE")
+            log.info("F0 ranges -> %s", featdir / RANGES_FILE)
+        else:
+            ranges = read_f0_ranges(cfg.f0_ranges, cfg) if cfg.f0_ranges else {}
+        work = [(u, str(featdir), speaker_analysis(cfg, ranges, u.speaker), overwrite) for u in utts]
         results = run(_analyse_one, work, desc="analyze", progress=progress)
         report = _collect(results)
         rows = _manifest_rows(featdir, report)
@@ -185,6 +194,9 @@ def analyze_corpus(utts: list[Utterance], featdir: str | Path, cfg: AnalysisConf
     if rows:
         _speaker_histograms(featdir, rows, cfg, ranges)
     return report
+
+
+AUTO = "auto"  # analysis.f0_ranges: find each speaker's range from the data (speechvae.f0range)
 
 
 def read_f0_ranges(path: str | Path, cfg: AnalysisConfig) -> dict[str, tuple[float, float]]:

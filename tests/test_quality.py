@@ -124,7 +124,23 @@ def test_evaluate_quality_beside_copy_synthesis(three_part_featdir, tmp_path, mo
     assert q["model"]["pesq_wb"] < q["copy"]["pesq_wb"] and q["copy"]["stoi"] > 0.8
     for u, row in m["per_utterance"].items():
         assert 1.0 <= row["quality"]["model"]["pesq_wb"] <= 4.64, u
-    assert "PESQ" in m["quality"]["conventions"]["pesq"] or "P.862.2" in m["quality"]["conventions"]["pesq"]
+    assert "P.862.2" in m["quality"]["conventions"]["pesq"]
+    # a recording that has gone: PESQ and STOI skipped for it, named once; DNSMOS of the two resyntheses still there
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(three_part_featdir, moved)
+    text = (moved / "manifest.tsv").read_text().splitlines()
+    cols = text[2].split("\t")
+    text[2] = "\t".join([cols[0], cols[1], str(tmp_path / "gone.wav"), *cols[3:]])
+    (moved / "manifest.tsv").write_text("\n".join(text) + "\n")
+    (tmp_path / "one.list").write_text(cols[0] + "\n")
+    out1 = tmp_path / "m1.json"
+    assert main(["-q", "evaluate", "--model", str(exp), str(moved), "--list", str(tmp_path / "one.list"), "-o",
+                 str(out1), "--quality"]) == 0
+    m1 = json.loads(out1.read_text())["quality"]
+    assert len(m1["failures"]) == 1 and cols[0] in m1["failures"][0] and "gone.wav" in m1["failures"][0]
+    assert "pesq_wb" not in m1["overall"]["model"] and 1 <= m1["overall"]["model"]["dnsmos_p808"] <= 5
     # without the extra: one line naming it, exit 2, nothing written
     monkeypatch.setitem(sys.modules, "pesq", None)
     out2 = tmp_path / "m2.json"
