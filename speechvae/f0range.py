@@ -5,13 +5,14 @@ the ranges by hand. Here a fast first pass (DIO + StoneMask, 5 ms frames) over u
 each speaker's utterances, spread over the sorted list, searches the configured wide range
 (``analysis.f0_floor``..``f0_ceil``); the range kept is
 
-    floor = FLOOR_FACTOR x the 10th percentile of the voiced frames' F0   (about 5 semitones below it)
-    ceil  = CEIL_FACTOR  x the 90th percentile                             (an octave above it)
+    floor = FLOOR_FACTOR x the 5th percentile of the voiced frames' F0   (5 semitones below it)
+    ceil  = CEIL_FACTOR  x the 95th percentile                           (an octave above it)
 
-clipped to the configured range. Percentiles rather than extremes, because the wide first pass makes octave errors
-of its own; the margins are wider upward, where emphasis takes F0 (the same asymmetry as the two-pass rules of
-Hirst and De Looze, which set the ceiling 1.5-1.9 x above an upper quartile). On CMU ARCTIC this gives bdl 76-292 Hz
-and slt 112-406 Hz, where the recipe's hand-set ranges are 71-300 and 120-400 (benchmarks/f0_ranges.py).
+clipped to the configured range. Percentiles rather than extremes, because the wide pass makes octave errors of its
+own; margins wider upward, where emphasis takes F0 (the asymmetry of the two-pass rules of Hirst and of De Looze
+and Hirst, whose ceilings are 1.5-1.9 x an upper quartile). The floor stays low on purpose: on CMU ARCTIC slt the
+recipe's hand-set floor (120 Hz) leaves the low, creaky ends of phrases (100-120 Hz) to harvest's octave errors,
+which a lower floor avoids (benchmarks/f0_ranges.py and README: the ranges found and the octave errors of each).
 
 A speaker with fewer than :data:`MIN_VOICED_FRAMES` voiced frames in the first pass keeps the configured range,
 with a warning. The ranges are written to ``FEATDIR/f0_ranges.txt`` in the format users write, so that they can be
@@ -37,9 +38,9 @@ def range_from_f0(voiced_f0: np.ndarray, floor: float, ceil: float) -> tuple[flo
     """The search range for voiced-frame F0 values ``(N,)`` Hz (module docstring), within ``floor``..``ceil``
     Hz; None with fewer than :data:`MIN_VOICED_FRAMES` values.
 
-    >>> f0 = np.linspace(100, 200, 1001)   # 10th / 90th percentiles 110 / 190 Hz
-    >>> range_from_f0(f0, 71, 800)         # 0.75 x 110, 2 x 190
-    (82.0, 380.0)
+    >>> f0 = np.linspace(100, 200, 1001)   # 5th / 95th percentiles 105 / 195 Hz
+    >>> range_from_f0(f0, 71, 800)         # 0.75 x 105, 2 x 195
+    (79.0, 390.0)
     >>> range_from_f0(f0[:10], 71, 800) is None
     True
     """
@@ -47,7 +48,7 @@ def range_from_f0(voiced_f0: np.ndarray, floor: float, ceil: float) -> tuple[flo
     v = v[v > 0]
     if len(v) < MIN_VOICED_FRAMES:
         return None
-    lo, hi = np.percentile(v, [10, 90])
+    lo, hi = np.percentile(v, [5, 95])
     lo, hi = max(floor, round(FLOOR_FACTOR * lo)), min(ceil, round(CEIL_FACTOR * hi))
     return (float(lo), float(hi)) if lo < hi else None
 
@@ -92,8 +93,8 @@ def estimate_ranges(utts: list, cfg, run) -> dict[str, tuple[float, float]]:
                         spk, len(v), cfg.f0_floor, cfg.f0_ceil)
             continue
         ranges[spk] = r
-        log.info("speaker %s: F0 range %.0f-%.0f Hz (from %d voiced frames of %d utterances; 10th / 90th percentile "
-                 "%.0f / %.0f Hz)", spk, *r, len(v), owner.count(spk), *np.percentile(v, [10, 90]))
+        log.info("speaker %s: F0 range %.0f-%.0f Hz (from %d voiced frames of %d utterances; 5th / 95th percentile "
+                 "%.0f / %.0f Hz)", spk, *r, len(v), owner.count(spk), *np.percentile(v, [5, 95]))
     return ranges
 
 

@@ -22,10 +22,13 @@ def _true_f0(seconds: float, f0: float) -> np.ndarray:
 
 
 def test_range_from_f0_is_the_percentiles_with_their_margins():
-    f0 = np.concatenate([np.linspace(100, 200, 1000), np.zeros(300), [400.0] * 20])  # a few octave errors on top
-    lo, hi = np.percentile(f0[f0 > 0], [10, 90])
-    assert range_from_f0(f0, 50, 800) == (round(FLOOR_FACTOR * lo), round(CEIL_FACTOR * hi))
-    assert range_from_f0(f0, 90, 300) == (90, 300)  # kept inside the configured search range
+    voice = np.linspace(120, 180, 1000)
+    errors = [70.0] * 20 + [400.0] * 20  # a few octave errors of the first pass: percentiles, not extremes, ignore them
+    f0 = np.concatenate([voice, np.zeros(300), errors])
+    lo, hi = np.percentile(np.concatenate([voice, errors]), [5, 95])  # by hand: 121.92 and 178.08 Hz
+    assert lo == pytest.approx(120 + 31.95 * 60 / 999) and hi == pytest.approx(120 + 967.05 * 60 / 999)
+    assert range_from_f0(f0, 50, 800) == (round(FLOOR_FACTOR * lo), round(CEIL_FACTOR * hi)) == (91, 356)
+    assert range_from_f0(f0, 100, 300) == (100, 300)  # kept inside the configured search range
     assert range_from_f0(np.full(MIN_VOICED_FRAMES - 1, 120.0), 50, 800) is None
 
 
@@ -44,7 +47,7 @@ def test_auto_ranges_follow_each_speakers_voice(tmp_path, caplog):
     assert set(ranges) == {"low", "high"}
     assert any("speaker mute" in r.getMessage() and "keeps 71-800 Hz" in r.getMessage() for r in caplog.records)
     for spk, f0 in voices.items():
-        lo, hi = np.percentile(_true_f0(1.5, f0), [10, 90])  # the known contour, not the analysis
+        lo, hi = np.percentile(_true_f0(1.5, f0), [5, 95])  # the known contour, not the analysis
         assert ranges[spk][0] == pytest.approx(FLOOR_FACTOR * lo, rel=0.03), spk
         assert ranges[spk][1] == pytest.approx(CEIL_FACTOR * hi, rel=0.03), spk
     # the analysis proper used them: the high voice's F0 never goes below its floor, which lies above the default 71

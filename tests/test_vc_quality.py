@@ -138,6 +138,11 @@ def test_conversion_page_shows_every_system_and_sentence(converted, tmp_path):
     assert model_row[0] == pytest.approx(m["model"]["mcd_db"])
     assert model_row[3] == pytest.approx(m["quality"]["systems"]["model"]["similarity_target"])
     assert model_row[6] == pytest.approx(m["quality"]["systems"]["model"]["dnsmos_p808"])
+    # without --metrics the page computes them (quality included) and keeps them beside it
+    assert main(["-q", "report", str(out), str(feat), "-o", str(tmp_path / "p2")]) == 0
+    m2 = json.loads((tmp_path / "p2" / "vc.json").read_text())
+    assert m2["model"]["mcd_db"] == pytest.approx(m["model"]["mcd_db"])
+    assert m2["quality"]["systems"]["model"]["dnsmos_p808"] == pytest.approx(m["quality"]["systems"]["model"]["dnsmos_p808"])
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         return  # the page checks below need a browser (Debian: apt-get install chromium)
