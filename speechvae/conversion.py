@@ -14,9 +14,9 @@ References (``speechvae baseline vc``):
   aperiodicity kept. A converter that does not beat this has learned nothing a global affine map does not.
 
 Scoring (:func:`score_conversion`): for each source utterance, its conversion against the target speaker's
-recording of the same sentence with :func:`speechvae.metrics.dtw_mcd` (silence dropped, DTW, MCD over c1..c39,
-F0 RMSE in cents over frames voiced in both); overall figures are weighted by aligned frames (MCD) and by
-voiced pairs (F0).
+recording of the same sentence with :func:`speechvae.metrics.dtw_mcd` under both MCD protocols (c1..c39 over speech
+frames; c0..c39 over voiced frames), F0 RMSE in cents over frames voiced in both; overall figures are weighted by
+aligned frames (MCD) and by voiced pairs (F0). How they sound (speaker similarity, DNSMOS): :mod:`speechvae.vc_quality`.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from typing import Callable
 import numpy as np
 
 from .features import Features
-from .featdir import (check_speaker, feature_path, inside, read_featdir_analysis, speaker_stats_path, speakers,
-                      utt_file, utterance_speakers, write_featdir_analysis, write_manifest)
+from .featdir import (check_speaker, feature_path, inside, read_featdir_analysis, sentence_name, speaker_stats_path,
+                      speakers, utt_file, utterance_speakers, write_featdir_analysis, write_manifest)
 from .metrics import MCD_PROTOCOLS, dtw_mcd
 from .stats import Stats
 
@@ -57,11 +57,6 @@ def meanstd_convert(f: Features, src: Stats, tgt: Stats) -> Features:
     mcep = f.mcep.copy()
     mcep[:, 1:] = (mcep[:, 1:] - src.mcep_mean) / src.mcep_std * tgt.mcep_std + tgt.mcep_mean
     return dataclasses.replace(f.replace_mcep(mcep), f0=f0_map(f.f0, src, tgt))
-
-
-def sentence_name(utt_id: str) -> str:
-    """The sentence of an id: ``bdl/arctic_a0001`` -> ``arctic_a0001`` (parallel corpora name sentences alike)."""
-    return utt_id.split("/")[-1]
 
 
 def by_sentence(featdir: str | Path, speaker: str) -> dict[str, str]:

@@ -124,6 +124,11 @@ def speakers(featdir: str | Path, utt_ids: list[str] | None = None) -> dict[str,
     return out
 
 
+def sentence_name(utt_id: str) -> str:
+    """The sentence of an id: ``bdl/arctic_a0001`` -> ``arctic_a0001`` (parallel corpora name sentences alike)."""
+    return utt_id.split("/")[-1]
+
+
 def utterance_speakers(featdir: str | Path) -> dict[str, str]:
     """Utterance id -> its speaker, over the whole folder."""
     return {r["utt_id"]: r["speaker"] for r in read_manifest(featdir)}

@@ -25,7 +25,7 @@ import numpy as np
 
 from .audio import AudioError, read_audio
 from .console import progress_bar
-from .featdir import feature_path, read_manifest, speakers, utt_file
+from .featdir import feature_path, read_manifest, sentence_name, speakers, utt_file
 from .features import Features, synthesize
 from .quality import BadAudio, centroid, conventions, cosine, measures, pool_versions, score_version
 
@@ -60,8 +60,6 @@ def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], tra
     """The centroid of ``speaker``'s recordings in ``featdir`` (manifest paths) not trained on, preferring sentences
     not in ``exclude_names``; returns it (None when no recording could be embedded: similarity to this speaker is
     then not measured, and the reason is logged) and what it was made of (for the JSON)."""
-    from .conversion import sentence_name
-
     paths = {r["utt_id"]: r["path"] for r in read_manifest(featdir)}
     own = speakers(featdir).get(speaker, [])
     held = [u for u in own if u not in trained]
@@ -93,8 +91,6 @@ def conversion_quality(converted: Path, source_dir: Path, target_dir: Path, pair
     target id). ``meanstd_of(source speaker)`` -> the mean/std map of that speaker's features.
     Returns ``{"systems": {name: {similarity_target, similarity_source, nearer_target, dnsmos_*}},
     "per_utterance": {id: {name: {...}}}, "centroids": {...}, "failures": [...], "conventions": {...}}``."""
-    from .conversion import sentence_name
-
     names = {sentence_name(u) for u, _ in pairs}
     cents, about = {}, {}
     for spk, folder in [(tgt, target_dir)] + [(s, source_dir) for s in sorted(set(src_of[u] for u, _ in pairs))]:
