@@ -100,7 +100,7 @@ def inside(folder: str | Path, relative: str) -> Path:
 
 def feature_path(featdir: str | Path, utt_id: str) -> Path:
     """``FEATDIR/feats/<utt_id>.npz`` (the id checked, the path kept inside ``FEATDIR/feats``)."""
-    return inside(Path(featdir) / FEATS_SUBDIR, f"{check_utt_id(utt_id)}.npz")
+    return utt_file(Path(featdir) / FEATS_SUBDIR, utt_id, ".npz")
 
 
 def utt_file(folder: str | Path, utt_id: str, suffix: str) -> Path:
