@@ -46,7 +46,11 @@ def build_conversion_page(converted: str | Path, target_dir: str | Path, outdir:
     converted, target_dir, outdir = Path(converted), Path(target_dir), Path(outdir)
     info = read_convert_info(converted)
     if metrics is not None:
-        m = json.loads(Path(metrics).read_text())
+        try:
+            m = json.loads(Path(metrics).read_text())
+            m["model"]["per_utterance"], m["pairs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(f"--metrics {metrics}: not a JSON written by `speechvae evaluate-vc`") from None
         source = str(metrics)
     else:
         try:

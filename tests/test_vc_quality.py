@@ -106,6 +106,8 @@ def test_conversion_page_shows_every_system_and_sentence(converted, tmp_path):
 
     feat, out, js = converted
     assert main(["-q", "report", str(out), "-o", str(tmp_path / "p")]) == 2  # the target's folder is needed
+    assert main(["-q", "report", str(out), str(feat), "--metrics", str(feat / "manifest.tsv"), "-o",
+                 str(tmp_path / "p")]) == 2 and not (tmp_path / "p").exists()  # not evaluate-vc's JSON: refused
     assert main(["-q", "report", str(out), str(feat), "--metrics", str(js), "-o", str(tmp_path / "p")]) == 0
     page = tmp_path / "p" / "index.html"
 
