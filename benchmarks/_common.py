@@ -51,6 +51,25 @@ def _dns(o: dict) -> list:
     return [o.get("dnsmos_p808"), o.get("dnsmos_ovrl")]
 
 
+def trained(feat: Path, exp: Path, cfg, train_list: Path, valid_list: Path) -> Path:
+    """``exp`` holding ``cfg`` trained to its end on ``feat``: trained when absent, resumed when a killed run left
+    an unfinished checkpoint (a checkpoint is written every epoch, so its presence alone does not mean done),
+    untouched when finished."""
+    from speechvae.checkpoint import CheckpointError, load_checkpoint
+    from speechvae.train import finished, fit
+
+    try:
+        ck = load_checkpoint(exp)
+    except CheckpointError:
+        ck = None
+    if ck is None or not finished(ck, cfg):
+        if ck is not None:
+            print(f"  {exp.name}: resuming from epoch {ck.epoch} of {cfg.train.epochs}", flush=True)
+        fit(feat, exp, cfg, resume=ck is not None, overwrite=ck is None, train_list=train_list,
+            valid_list=valid_list, progress=False)
+    return exp
+
+
 def aishell_split(out: Path) -> tuple[Path, Path]:
     """The AISHELL-1 S0913 features and the fixed 64 / 8 / 8 split by id (``out/lists/{train,dev,eval}.list``)
     that the compact-codes and VQ benchmarks share: (feature folder, lists folder)."""

@@ -32,7 +32,7 @@ from speechvae.rd import run_rd
 from speechvae.reconstruct import load_model, reconstruct
 from speechvae.report import evaluate
 
-from _common import ROOT, aishell_split, corpus_or_exit, judged, table
+from _common import ROOT, aishell_split, corpus_or_exit, judged, table, trained
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 LATENTS = "4,8,16,32"
@@ -161,7 +161,6 @@ def main() -> None:
 def quality_rows(out: Path, feat: Path, lists: Path) -> None:
     """The main rows by ear (see the module docstring); each config trained once under out/quality."""
     from speechvae.config import load_config
-    from speechvae.train import fit
 
     train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
     t0 = time.perf_counter()
@@ -169,9 +168,7 @@ def quality_rows(out: Path, feat: Path, lists: Path) -> None:
     for name, conf in (("block.yaml (64 per 4 frames: 16 per frame)", "block.yaml"),
                        ("rate8k.yaml (block, beta 1: 6.3 kbit/s)", "rate8k.yaml")):
         exp = out / "quality" / conf.split(".")[0]
-        if not (exp / "checkpoint.pt").exists():
-            fit(feat, exp, load_config(CONF / conf), overwrite=True, train_list=lists / "train.list",
-                valid_list=lists / "dev.list", progress=False)
+        trained(feat, exp, load_config(CONF / conf), lists / "train.list", lists / "dev.list")
         tm = load_model(exp, "cpu")
         systems[name] = (score(feat, eval_ids, lambda f, tm=tm: reconstruct(tm, f))["mcd_db"],
                          lambda f, tm=tm: reconstruct(tm, f))

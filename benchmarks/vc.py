@@ -35,9 +35,8 @@ from speechvae.corpus import analyze_corpus, collect_inputs
 from speechvae.featdir import speakers
 from speechvae.reconstruct import load_model
 from speechvae.report import evaluate
-from speechvae.train import fit
 
-from _common import ROOT, corpus_or_exit, table
+from _common import ROOT, corpus_or_exit, table, trained
 
 RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
 DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
@@ -113,10 +112,8 @@ def main() -> None:
     for name in args.cells:
         exp = args.out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
         t0 = time.time()
-        if not (exp / "checkpoint.pt").exists():
-            cfg = load_config(RECIPE / "vc.yaml", CELLS[name])
-            fit(feat, exp, cfg, train_list=_list(exp / "train.list", ids["train"]),
-                valid_list=_list(exp / "dev.list", ids["dev"]), overwrite=True, progress=False)
+        trained(feat, exp, load_config(RECIPE / "vc.yaml", CELLS[name]), _list(exp / "train.list", ids["train"]),
+                _list(exp / "dev.list", ids["dev"]))
         tm = load_model(exp)
         trained = time.time() - t0
         leak = evaluate(tm, feat, ids["eval"])["speaker_leakage"]

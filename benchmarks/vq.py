@@ -28,7 +28,7 @@ from speechvae.plots import rate_distortion_curves, save_figure
 from speechvae.featdir import read_id_list
 from speechvae.rd import run_rd
 
-from _common import ROOT, aishell_split, judged, table
+from _common import ROOT, aishell_split, judged, table, trained
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per frame in every family below
@@ -104,13 +104,10 @@ def quality_rows(out: Path, feat: Path, lists: Path, train_ids: list[str], eval_
     from speechvae.config import load_config
     from speechvae.metrics import score
     from speechvae.reconstruct import load_model, reconstruct
-    from speechvae.train import fit
 
     t0 = time.perf_counter()
     exp = out / "quality" / "vq"
-    if not (exp / "checkpoint.pt").exists():
-        fit(feat, exp, load_config(CONF / "vq.yaml"), overwrite=True, train_list=lists / "train.list",
-            valid_list=lists / "dev.list", progress=False)
+    trained(feat, exp, load_config(CONF / "vq.yaml"), lists / "train.list", lists / "dev.list")
     tm = load_model(exp, "cpu")
     model = lambda f: reconstruct(tm, f)
     systems = {f"vq.yaml ({tm.model.bits_per_frame:g} bits per frame)": (score(feat, eval_ids, model)["mcd_db"], model)}
