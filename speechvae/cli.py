@@ -92,12 +92,17 @@ def lists_add(p):
                    help="utterances held out for validation (at most 10%% of a small corpus, at least 1)")
     p.add_argument("--n-eval", type=int, default=0,
                    help="utterances held out for evaluation (at most 10%% of a small corpus, at least 1)")
+    p.add_argument("--by-sentence", action="store_true",
+                   help="voice conversion over speaker folders: --n-dev / --n-eval count the sentence names two or "
+                        "more speakers read, held out for all of them; a speaker who reads none of them holds out its "
+                        "own last utterances; also eval_<speaker>.list and dev_<speaker>.list")
 
 
 def lists_run(args) -> int:
-    from .corpus import collect_inputs, write_split_lists
+    from .corpus import collect_inputs, write_sentence_split, write_split_lists
 
-    n = write_split_lists(collect_inputs(args.inputs), args.output, args.n_dev, args.n_eval)
+    split = write_sentence_split if args.by_sentence else write_split_lists
+    n = split(collect_inputs(args.inputs), args.output, args.n_dev, args.n_eval)
     log.info("lists in %s: %s", args.output, ", ".join(f"{k} {v}" for k, v in n.items()))
     return 0
 
@@ -481,9 +486,10 @@ def evaluate_vc_run(args) -> int:
     if fig is not None:
         from .plots import save_figure
         log.info("envelopes -> %s", save_figure(fig, args.figure))
-    log.info("%s -> %s over %d sentences%s:", ", ".join(m["sources"]), m["target"], m["pairs"],
+    log.info("%s -> %s over %d %s%s:", ", ".join(m["sources"]), m["target"], m["pairs"],
+             "sentences" if m["parallel"] else "utterances (no parallel recording: no MCD)",
              "" if m["held_out"] else " (some used in TRAINING)")
-    for name in ("model", "none", "meanstd"):
+    for name in ("model", "none", "meanstd") if m["parallel"] else ():
         log.info("  %-8s DTW MCD %5.2f dB (c0, voiced frames: %5.2f dB), F0 RMSE %4.0f cents", name, m[name]["mcd_db"],
                  m[name]["mcd_c0_voiced_db"], m[name]["f0_rmse_cents"])
     for name, q in m.get("quality", {}).get("systems", {}).items():
@@ -492,6 +498,24 @@ def evaluate_vc_run(args) -> int:
                  m["target"], fmt("similarity_target"), fmt("similarity_source"), fmt("nearer_target"),
                  fmt("dnsmos_p808"))
     log.info("-> %s", args.output)
+    return 0
+
+
+def matrix_add(p):
+    p.add_argument("jsons", nargs="+", metavar="JSON", help="evaluate-vc JSONs, one per source -> target direction")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help="folder for matrix.json, matrix.md, matrix.png (heat maps) and index.html")
+
+
+def matrix_run(args) -> int:
+    from .vc_matrix import direction_table, matrix_markdown, write_matrix
+
+    s = write_matrix(args.jsons, args.output)
+    print(direction_table(s))
+    print()
+    print(matrix_markdown(s))
+    log.info("%d speakers, %d directions -> %s/{matrix.md,matrix.png,index.html}", len(s["speakers"]),
+             len({(r["source"], r["target"]) for r in s["directions"]}), args.output)
     return 0
 
 
@@ -543,6 +567,7 @@ COMMANDS = {
     "convert": (convert_add, convert_run, "voice conversion through a speaker-conditioned model -> features, wavs"),
     "evaluate-vc": (evaluate_vc_add, evaluate_vc_run,
                     "DTW MCD and F0 RMSE of converted speech vs the target's recordings, beside the references"),
+    "matrix": (matrix_add, matrix_run, "every source -> target direction of evaluate-vc: tables and heat maps"),
 }
 
 

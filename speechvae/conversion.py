@@ -237,7 +237,9 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
     :func:`score_conversion`'s dict: DTW MCD under both protocols of :data:`speechvae.metrics.MCD_PROTOCOLS`,
     F0 RMSE). With ``quality``: ``quality`` (:func:`speechvae.vc_quality.conversion_quality`: speaker
     similarity to the target and the source, the share nearer the target, DNSMOS, for these systems and the
-    target's copy synthesis and recordings)."""
+    target's copy synthesis and recordings). ``parallel``: whether the target read the converted sentences; when
+    it did not (no name in common), only ``quality`` is measured, with the target's rows on recordings of other
+    sentences (:func:`non_parallel_pairs`); ``scored``: the (converted id, target id) pairs."""
     if quality:
         from .quality import require
 
@@ -251,24 +253,28 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
                          f"(speakers: {', '.join(sorted(speakers(target_dir)))})")
     done = utterance_speakers(converted)
     pairs = [(u, by_name[sentence_name(u)]) for u in done if sentence_name(u) in by_name]
-    if not pairs:
-        raise ValueError(f"{converted} and {target_dir}: no sentence names in common")
-    if len(pairs) < len(done):
+    trained = set(_train_utts(info["model"]))
+    parallel = bool(pairs)
+    if not parallel:
+        pairs = non_parallel_pairs(sorted(done), by_name, trained, f"{converted} and {target_dir}", quality)
+    elif len(pairs) < len(done):
         log.warning("%d converted utterance(s) have no recording by %s in %s: not scored", len(done) - len(pairs),
                     tgt, target_dir)
     stats = {s: Stats.load(speaker_stats_path(converted, s)) for s in {*info["sources"].values(), tgt}}
     src_of = info["sources"]
-    out = {"model": score_conversion(converted, pairs, lambda f: f, target_dir),
-           "none": score_conversion(source_dir, pairs, lambda f: f, target_dir)}
-    # the reference needs each utterance's own source speaker: score them speaker by speaker, then pool
-    per = {}
-    for s in sorted({src_of[u] for u, _ in pairs}):
-        sub = [p for p in pairs if src_of[p[0]] == s]
-        per.update(score_conversion(source_dir, sub, lambda f: meanstd_convert(f, stats[s], stats[tgt]),
-                                    target_dir)["per_utterance"])
-    out["meanstd"] = pool_scores(per)
-    trained = set(_train_utts(info["model"]))
-    out.update(pairs=len(pairs), target=tgt, sources=sorted(set(src_of[u] for u, _ in pairs)),
+    out = {}
+    if parallel:
+        out = {"model": score_conversion(converted, pairs, lambda f: f, target_dir),
+               "none": score_conversion(source_dir, pairs, lambda f: f, target_dir)}
+        # the reference needs each utterance's own source speaker: score them speaker by speaker, then pool
+        per = {}
+        for s in sorted({src_of[u] for u, _ in pairs}):
+            sub = [p for p in pairs if src_of[p[0]] == s]
+            per.update(score_conversion(source_dir, sub, lambda f: meanstd_convert(f, stats[s], stats[tgt]),
+                                        target_dir)["per_utterance"])
+        out["meanstd"] = pool_scores(per)
+    out.update(parallel=parallel, pairs=len(pairs), scored=[list(p) for p in pairs], target=tgt,
+               sources=sorted(set(src_of[u] for u, _ in pairs)),
                held_out=not (set(u for p in pairs for u in p) & trained), mcd_protocols=MCD_PROTOCOLS)
     if quality:
         from .vc_quality import conversion_quality
@@ -280,6 +286,24 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
         from .store import write_json
         write_json(Path(outdir), out)
     return out
+
+
+def non_parallel_pairs(converted: list[str], by_name: dict[str, str], trained: set[str], what: str,
+                       quality: bool) -> list[tuple[str, str]]:
+    """Converted ids paired, in turn, with target recordings of *other* sentences (those not trained on, when there
+    are any): for a conversion with no parallel recording, the target's rows (its copy synthesis and recordings)
+    are then measured on as many utterances as the conversions. Without ``quality`` there is nothing to measure:
+    ValueError saying so."""
+    if not quality:
+        raise ValueError(f"{what}: no sentence names in common, so no MCD or F0 RMSE; the measures that need no "
+                         "parallel recording (speaker similarity, DNSMOS) come with --quality (speechvae[quality])")
+    if not by_name:
+        raise ValueError(f"{what}: no recording of the target speaker")
+    held = [t for t in by_name.values() if t not in trained] or list(by_name.values())
+    log.info("%s: no sentence in common: judged by speaker similarity and DNSMOS only (target rows: %d of its "
+             "recordings%s)", what, min(len(held), len(converted)),
+             "" if set(held) - trained else ", TRAINING ones: none held out")
+    return [(u, held[i % len(held)]) for i, u in enumerate(converted)]
 
 
 def conversion_figure(converted: str | Path, target_dir: str | Path, utt: str | None = None):

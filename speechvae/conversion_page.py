@@ -48,7 +48,7 @@ def build_conversion_page(converted: str | Path, target_dir: str | Path, outdir:
     if metrics is not None:
         try:
             m = json.loads(Path(metrics).read_text())
-            m["model"]["per_utterance"], m["pairs"]
+            m["pairs"], m.get("scored") or m["model"]["per_utterance"]
         except (OSError, ValueError, KeyError, TypeError):
             raise ValueError(f"--metrics {metrics}: not a JSON written by `speechvae evaluate-vc`") from None
         source = str(metrics)
@@ -69,8 +69,9 @@ def build_conversion_page(converted: str | Path, target_dir: str | Path, outdir:
     stats = {s: Stats.load(speaker_stats_path(converted, s)) for s in {*info["sources"].values(), tgt}}
     recordings = {r["utt_id"]: r["path"] for r in read_manifest(target_dir)}
     rows = []
-    for u in progress_bar(sorted(m["model"]["per_utterance"]), desc="page", unit="utt", enabled=progress):
-        t = by_name[sentence_name(u)]
+    # the scored pairs (a JSON of an older evaluate-vc has none: its sentences matched by name)
+    scored = m.get("scored") or [(u, by_name[sentence_name(u)]) for u in m["model"]["per_utterance"]]
+    for u, t in progress_bar(sorted(scored), desc="page", unit="utt", enabled=progress):
         s = info["sources"][u]
         waves, fs = versions(converted, Path(info["source_featdir"]), target_dir, u, t,
                              lambda f, s=s: meanstd_convert(f, stats[s], stats[tgt]), recordings.get(t))
@@ -102,6 +103,9 @@ def _page(converted: Path, target_dir: Path, info: dict, m: dict, source: str, r
            f"<p>Converted folder <code>{_e(converted)}</code>, model <code>{_e(info.get('model', '?'))}</code>, "
            f"target recordings in <code>{_e(target_dir)}</code>; {m['pairs']} sentences ({held}). Figures from "
            f"{_e(source)}.</p>"]
+    if m.get("parallel") is False:
+        out.append(f'<p class="warn">{_e(tgt)} did not read these sentences: no MCD or F0 RMSE; the target columns '
+                   "hold its recordings of other sentences.</p>")
     if not systems:
         out.append('<p class="warn">No speaker-similarity or DNSMOS figures (evaluate-vc without --quality, or '
                    "speechvae[quality] not installed).</p>")
@@ -136,7 +140,7 @@ def _page(converted: Path, target_dir: Path, info: dict, m: dict, source: str, r
                  f'<img class="spec" loading="lazy" alt="spectrogram {_e(n)}" src="{_e(files[n][1])}"></td>'
                  if n in files else "<td>(not available)</td>" for n in LABELS]
         out.append(f'<tr data-utt="{_e(u)}"><td>{_e(u)}<br>target {_e(t)}</td>'
-                   + _num(_get(m["model"]["per_utterance"].get(u), "mcd_db"), "{:.2f}")
+                   + _num(_get(m.get("model", {}).get("per_utterance", {}).get(u), "mcd_db"), "{:.2f}")
                    + _num(_get(m.get("meanstd", {}).get("per_utterance", {}).get(u), "mcd_db"), "{:.2f}")
                    + _num(_get(mq, "similarity_target")) + _num(_get(mq, "dnsmos_p808"), "{:.2f}")
                    + "".join(cells) + "</tr>")

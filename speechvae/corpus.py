@@ -22,8 +22,8 @@ from .parallel import Runner, task_runner
 from .stats import StatsAccumulator, Stats
 from .store import StoreError, atomic_write_text, remove_stale_tmp
 from .featdir import (ANALYSIS_YAML, FEATS_SUBDIR, STATS_FILE, check_speaker, check_utt_id, feature_path, inside,
-                      read_featdir_analysis, read_manifest, speaker_stats_path, speakers, write_featdir_analysis,
-                      write_manifest)
+                      read_featdir_analysis, read_manifest, sentence_name, speaker_stats_path, speakers,
+                      write_featdir_analysis, write_manifest)
 
 log = logging.getLogger(__name__)
 
@@ -356,3 +356,54 @@ def write_split_lists(utts: list[Utterance], datadir: str | Path, n_dev: int, n_
     for name, us in parts.items():
         atomic_write_text(Path(datadir) / f"{name}.list", "".join(f"{u.utt_id} {u.path}\n" for u in us))
     return {k: len(v) for k, v in parts.items()}
+
+
+def write_sentence_split(utts: list[Utterance], datadir: str | Path, n_dev: int, n_eval: int) -> dict[str, int]:
+    """Split a corpus of several speakers for voice conversion, by sentence name, so that no held-out sentence
+    was heard in training in anybody's voice: of the sentence names read by two or more speakers (sorted), the last
+    ``n_eval`` are eval and the ``n_dev`` before them dev (each at most a quarter of them, so that at least half
+    remain for training), for every speaker who read them. A speaker who reads none of the eval sentences (a
+    non-parallel speaker) holds out its own last utterances by name instead (:func:`split_sizes`), so that every
+    speaker has eval and dev utterances when it has three or more. Writes ``all/train/dev/eval.list`` and
+    ``eval_<speaker>.list`` / ``dev_<speaker>.list`` (``utt_id path`` lines) into ``datadir``; refuses fewer than
+    two speakers. Returns the list sizes (the per-speaker lists as ``eval_<speaker>``)."""
+    utts = sorted(utts, key=lambda u: u.utt_id)
+    by_spk: dict[str, list[Utterance]] = {}
+    for u in utts:
+        by_spk.setdefault(u.speaker, []).append(u)
+    if len(by_spk) < 2:
+        raise CorpusError(f"voice conversion needs two or more speakers (one folder of wavs each); found "
+                          f"{', '.join(by_spk) or 'none'} in {len(utts)} file(s)")
+    readers: dict[str, set[str]] = {}
+    for u in utts:
+        readers.setdefault(sentence_name(u.utt_id), set()).add(u.speaker)
+    shared = sorted(n for n, s in readers.items() if len(s) >= 2)
+    cap = len(shared) // 4
+    ev_n, dev_n = min(n_eval, cap), min(n_dev, cap)
+    if shared and (ev_n, dev_n) != (n_eval, n_dev):
+        log.warning("%d shared sentences: holding out %d dev + %d eval (asked %d + %d)", len(shared), dev_n, ev_n,
+                    n_dev, n_eval)
+    eval_names = set(shared[len(shared) - ev_n:]) if ev_n else set()
+    dev_names = set(shared[len(shared) - ev_n - dev_n:len(shared) - ev_n]) if dev_n else set()
+    part: dict[str, str] = {}
+    for spk, own in sorted(by_spk.items()):
+        names = {sentence_name(u.utt_id) for u in own}
+        if names & eval_names:
+            for u in own:
+                n = sentence_name(u.utt_id)
+                part[u.utt_id] = "eval" if n in eval_names else "dev" if n in dev_names else "train"
+            continue
+        rest = [u for u in own if sentence_name(u.utt_id) not in eval_names | dev_names]
+        dev, ev = split_sizes(len(rest), n_dev, n_eval)
+        log.info("speaker %s reads none of the shared eval sentences: its own last %d utterances are eval, the %d "
+                 "before them dev", spk, ev, dev)
+        part.update((u.utt_id, "train") for u in own)
+        for i, u in enumerate(rest[len(rest) - ev - dev:] if ev + dev else []):
+            part[u.utt_id] = "dev" if i < dev else "eval"
+    lists = {"all": utts, **{k: [u for u in utts if part[u.utt_id] == k] for k in ("train", "dev", "eval")}}
+    for spk in by_spk:
+        for k in ("eval", "dev"):
+            lists[f"{k}_{spk}"] = [u for u in lists[k] if u.speaker == spk]
+    for name, us in lists.items():
+        atomic_write_text(inside(datadir, f"{name}.list"), "".join(f"{u.utt_id} {u.path}\n" for u in us))
+    return {k: len(v) for k, v in lists.items()}

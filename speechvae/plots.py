@@ -286,3 +286,27 @@ def envelope_panels(panels: list[tuple[str, np.ndarray]], khz: np.ndarray, frame
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def conversion_matrices(speakers: list[str], panels: list[tuple[str, np.ndarray, str, bool]]) -> Figure:
+    """Source x target heat maps of a many-speaker conversion, one panel per measure: (title, (N, N) values, number
+    format, lower is better). Cells without a figure (the diagonal, a direction with no parallel sentence for MCD)
+    are grey and marked "-"; colours run from worse (light) to better (dark) in every panel."""
+    n = len(speakers)
+    fig = Figure(figsize=(max(3.2, 0.9 * n + 1.6) * len(panels), max(2.8, 0.7 * n + 1.6)))
+    for ax, (title, values, fmt, lower_better) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
+        v = np.asarray(values, dtype=float)
+        ax.imshow(np.ma.masked_invalid(-v if lower_better else v), cmap="Blues", aspect="equal")
+        ax.set_facecolor("lightgray")
+        finite = v[np.isfinite(v)]
+        mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+        for r in range(n):
+            for c in range(n):
+                dark = np.isfinite(v[r, c]) and ((v[r, c] < mid) if lower_better else (v[r, c] > mid))
+                ax.text(c, r, fmt.format(v[r, c]) if np.isfinite(v[r, c]) else "-", ha="center", va="center",
+                        fontsize=8, color="white" if dark else "black")
+        ax.set_xticks(range(n), speakers, rotation=45 if n > 4 else 0)
+        ax.set_yticks(range(n), speakers)
+        ax.set(xlabel="target", ylabel="source", title=title)
+    fig.tight_layout()
+    return fig

@@ -91,7 +91,7 @@ def conversion_quality(converted: Path, source_dir: Path, target_dir: Path, pair
     target id). ``meanstd_of(source speaker)`` -> the mean/std map of that speaker's features.
     Returns ``{"systems": {name: {similarity_target, similarity_source, nearer_target, dnsmos_*}},
     "per_utterance": {id: {name: {...}}}, "centroids": {...}, "failures": [...], "conventions": {...}}``."""
-    names = {sentence_name(u) for u, _ in pairs}
+    names = {sentence_name(x) for p in pairs for x in p}  # the same set for parallel pairs; both sides otherwise
     cents, about = {}, {}
     for spk, folder in [(tgt, target_dir)] + [(s, source_dir) for s in sorted(set(src_of[u] for u, _ in pairs))]:
         if spk not in cents:

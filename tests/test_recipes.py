@@ -81,45 +81,29 @@ def test_cmu_arctic_recipe_layout(tmp_path, arctic):
     assert (tmp_path / "data/cmu_arctic_aew/exp/c/metrics.json").exists()
 
 
-def test_arctic_vc_recipe_runs_every_stage(tmp_path):
-    """The voice-conversion recipe on a tiny synthetic parallel corpus (two 'speakers' reading six 'sentences'):
-    per-speaker split by sentence name, references, training, conversion both ways, scoring and figures."""
+def test_arctic_vc_recipe_is_recipes_vc_with_the_arctic_settings(tmp_path):
+    """The CMU ARCTIC recipe calls recipes/vc (whose every stage tests/test_vc_many.py runs) with the pair, the
+    hand-set F0 ranges and the 50 / 50 split by sentence name: stages 0-2 on a tiny synthetic parallel corpus
+    (two 'speakers' reading six 'sentences'), options passed through."""
     import soundfile as sf
 
     from conftest import FS, harmonic
 
     db = tmp_path / "db"
-    for spk, f0 in (("bdl", 110.0), ("slt", 210.0)):
+    for spk, f0 in (("bdl", 110.0), ("slt", 210.0), ("clb", 200.0)):  # clb: a third speaker the pair leaves out
         (db / spk).mkdir(parents=True)
         for i in range(6):
-            # at least the 1 s the quality measures need
             sf.write(db / spk / f"arctic_a{i + 1:04d}.wav", harmonic(1.0 + 0.05 * i, f0, seed=i), FS, subtype="PCM_16")
-    conf = tmp_path / "tiny.yaml"
-    text = (ROOT / "recipes/arctic_vc/conf/vc.yaml").read_text()
-    assert "epochs: 60" in text and "hidden: [256, 128]" in text and "latent: 8" in text  # the keys shrunk below
-    conf.write_text(text.replace("epochs: 60", "epochs: 2")
-                    .replace("hidden: [256, 128]", "hidden: [16]").replace("latent: 8", "latent: 2"))
-    r = _run([str(ROOT / "recipes/arctic_vc/run.sh"), "--db", str(db), "--conf", str(conf), "--n-dev", "1",
+    r = _run([str(ROOT / "recipes/arctic_vc/run.sh"), "--db", str(db), "--stop-stage", "2", "--n-dev", "1",
               "--n-eval", "1", "--nj", "1"], tmp_path)
     work = tmp_path / "data/arctic_vc_bdl_slt"
     lists = {n: [line.split()[0] for line in (work / f"lists/{n}.list").read_text().splitlines()]
              for n in ("train", "dev", "eval")}
     assert lists["eval"] == ["bdl/arctic_a0006", "slt/arctic_a0006"] and lists["dev"] == ["bdl/arctic_a0005", "slt/arctic_a0005"]
     assert len(lists["train"]) == 8
-    exp = work / "exp/tiny"
+    analysis = (work / "feats/analysis.yaml").read_text()
+    assert "recipes/arctic_vc/conf/f0_ranges.txt" in analysis and not (work / "feats/f0_ranges.txt").exists()
     for s, t in (("bdl", "slt"), ("slt", "bdl")):
-        m = json.loads((exp / f"vc_{s}_{t}.json").read_text())
-        assert m["pairs"] == 1 and m["held_out"] and {"model", "none", "meanstd"} <= set(m)
         ref = json.loads((work / f"references/{s}_{t}/vc_{s}_{t}_meanstd.json").read_text())
-        assert ref["mcd_db"] == pytest.approx(m["meanstd"]["mcd_db"])  # stage 2 and stage 5 agree on the reference
-        y, fs = sf.read(exp / f"convert_{s}_{t}/wav/{s}/arctic_a0006.wav")
-        assert abs(len(y) / fs - 1.25) < 0.01  # the source's length
-        assert (exp / f"vc_{s}_{t}.png").is_file()
-        q = m["quality"]["systems"]  # stage 5 measured the systems beside the target's copy synthesis
-        assert set(q) == {"none", "meanstd", "model", "target_copy", "target_recording"}
-        assert all(1 <= v["dnsmos_p808"] <= 5 for v in q.values())
-        page = (exp / f"page_{s}_{t}/index.html").read_text()  # stage 6: the listening page of the direction
-        assert page.count("<audio") == 5 and f'data-utt="{s}/arctic_a0006"' in page
-    assert "speaker_leakage" in json.loads((exp / "metrics.json").read_text())
-    assert "bdl -> slt   meanstd" in r.stdout and "bdl -> slt   target_copy" in r.stdout
-    assert "speaker leakage" in r.stdout
+        assert ref["utterances"] == 1 and ref["held_out"] and ref["mcd_db"] > 0
+    assert "(arctic_vc:stage 2) references bdl -> slt" in r.stdout

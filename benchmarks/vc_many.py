@@ -1,0 +1,101 @@
+"""One conversion model over three speakers, one of them non-parallel (issue 27): CMU ARCTIC bdl and slt (the same
+400 sentences) and the AISHELL-1 speaker S0913 (other sentences, another language), through recipes/vc.
+
+    python benchmarks/vc_many.py [--out data/bench/vc_many] [-j 2] [--no-quality]
+
+Stages 0-3 of recipes/vc on a folder of links (bdl, slt, S0913): the split by sentence name (bdl/slt: a0351-a0400
+eval and a0301-a0350 dev, as recipes/arctic_vc; S0913, who reads none of them: its own last 8 eval, 8 before them
+dev), analysis with the hand-set ARCTIC ranges (S0913: the default range), vc.yaml trained on all three. Then, on the
+eval utterances: bdl <-> slt by DTW MCD and F0 RMSE against the target's recordings, beside the two-speaker vc.yaml
+of benchmarks/vc.py converting the same sentences (trained there, or here when absent); S0913 -> bdl and -> slt by
+speaker similarity (share nearer the target than the source) and DNSMOS beside no conversion, mean/std matching and the
+target's copy synthesis. Prints the tables and writes the matrix (speechvae matrix) under --out.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import speechvae  # noqa: F401
+from speechvae.config import load_config
+from speechvae.conversion import convert_folder, evaluate_conversion
+from speechvae.featdir import read_id_list
+from speechvae.reconstruct import load_model
+from speechvae.vc_matrix import direction_table, matrix_markdown, write_matrix
+
+from _common import ROOT, corpus_or_exit, table, trained
+
+SPEAKERS = {"bdl": ("cmu_arctic_bdl_slt", "bdl"), "slt": ("cmu_arctic_bdl_slt", "slt"), "S0913": ("aishell1_S0913", "")}
+TWO = "mlp-latent-8_beta-0.7_60-epochs-cosine_cycle-1_code-into-encoder-too"  # benchmarks/vc.py's vc.yaml folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "vc_many")
+    ap.add_argument("-j", type=int, default=2, help="analysis workers")
+    ap.add_argument("--no-quality", action="store_true", help="MCD only (no speaker similarity or DNSMOS)")
+    args = ap.parse_args()
+    out = args.out.resolve()
+    db = out / "db"
+    db.mkdir(parents=True, exist_ok=True)
+    for spk, (corpus, sub) in SPEAKERS.items():
+        link = db / spk
+        if not link.exists():
+            os.symlink(corpus_or_exit(corpus) / sub, link)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    t0 = time.time()
+    subprocess.run(["bash", str(ROOT / "recipes/vc/run.sh"), "--db", str(db), "--workdir", str(out / "work"),
+                    "--f0-ranges", str(ROOT / "recipes/arctic_vc/conf/f0_ranges.txt"), "--n-dev", "50", "--n-eval",
+                    "50", "--nj", str(args.j), "--stop-stage", "3"], check=True, env=env, cwd=out)
+    print(f"(recipe stages 0-3: {time.time() - t0:.0f} s)", flush=True)
+    work, lists = out / "work", out / "work" / "lists"
+    feat, exp = work / "feats", work / "exp" / "vc"
+    tm = load_model(exp)
+    # the two-speaker vc.yaml of benchmarks/vc.py, trained on the same bdl/slt sentences (its folder's lists)
+    two = ROOT / "data" / "bench" / "vc" / TWO
+    two_feat = ROOT / "data" / "bench" / "arctic_bdl_slt"
+    if not (two / "train.list").is_file():
+        sys.exit(f"{two}: run benchmarks/vc.py first (it trains the two-speaker model this one is set beside)")
+    trained(two_feat, two, load_config(ROOT / "recipes/vc/conf/vc.yaml"), two / "train.list", two / "dev.list")
+    tm2 = load_model(two)
+    rows, jsons = [], []
+    for s, t in (("bdl", "slt"), ("slt", "bdl")):
+        ids = read_id_list(lists / f"eval_{s}.list")
+        res = {}
+        for name, model, folder in (("three speakers", tm, exp), ("two speakers (benchmarks/vc.py)", tm2, two)):
+            conv = folder / f"many_convert_{s}_{t}" if folder == two else exp / f"convert_{s}_{t}"
+            convert_folder(model, feat, ids, t, conv, wav=folder == exp, progress=False)
+            js = (exp / f"vc_{s}_{t}.json") if folder == exp else (two / f"many_vc_{s}_{t}.json")
+            res[name] = evaluate_conversion(conv, feat, outdir=js, progress=False)
+            if folder == exp:
+                jsons.append(js)
+        m3, m2 = res["three speakers"], res["two speakers (benchmarks/vc.py)"]
+        rows += [[f"{s} -> {t}", "no conversion", m3["none"]["mcd_db"], m3["none"]["f0_rmse_cents"]],
+                 [f"{s} -> {t}", "mean/std matching", m3["meanstd"]["mcd_db"], m3["meanstd"]["f0_rmse_cents"]],
+                 [f"{s} -> {t}", "vc.yaml, bdl + slt", m2["model"]["mcd_db"], m2["model"]["f0_rmse_cents"]],
+                 [f"{s} -> {t}", "**vc.yaml, bdl + slt + S0913**", m3["model"]["mcd_db"], m3["model"]["f0_rmse_cents"]]]
+        rows.append([f"{s} -> {t}", "three minus two speakers", m3["model"]["mcd_db"] - m2["model"]["mcd_db"],
+                     m3["model"]["f0_rmse_cents"] - m2["model"]["f0_rmse_cents"]])
+    print(f"\n## bdl <-> slt, {m3['pairs']} eval sentences per direction\n")
+    print(table(["direction", "system", "DTW MCD dB", "F0 RMSE cents"], rows))
+    if not args.no_quality:
+        t0 = time.time()
+        ids = read_id_list(lists / "eval_S0913.list")
+        for t in ("bdl", "slt"):
+            conv = exp / f"convert_S0913_{t}"
+            convert_folder(tm, feat, ids, t, conv, progress=False)
+            evaluate_conversion(conv, feat, outdir=exp / f"vc_S0913_{t}.json", quality=True, progress=False)
+            jsons.append(exp / f"vc_S0913_{t}.json")
+        print(f"\n(S0913 -> bdl, slt judged: {time.time() - t0:.0f} s)")
+    s = write_matrix(jsons, out / "matrix")
+    print("\n## Every direction measured\n\n```\n" + direction_table(s) + "\n```\n")
+    print(matrix_markdown(s))
+    print(f"matrix: {out / 'matrix'}")
+
+
+if __name__ == "__main__":
+    main()

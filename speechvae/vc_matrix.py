@@ -1,0 +1,171 @@
+"""Many-speaker conversion at a glance: the ``evaluate-vc`` JSON of every source -> target direction gathered into
+one table per direction (every system beside its references) and source x target matrices of the model's figures.
+
+``speechvae matrix EXPDIR/vc_*.json -o OUTDIR`` writes ``OUTDIR/matrix.json`` (all figures), ``matrix.md`` (the
+tables), ``matrix.png`` (heat maps) and ``index.html``, which links each direction's listening page when a folder
+``page_<source>_<target>/index.html`` stands beside its JSON (the layout of ``recipes/vc``). A direction whose
+speakers read no common sentence has no MCD (``-``); its similarity and DNSMOS are there when evaluate-vc ran with
+``--quality``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .featdir import check_speaker
+from .store import atomic_write_text, write_json
+
+SYSTEMS = ("none", "meanstd", "model", "target_copy", "target_recording")
+# key, heading, format, lower is better; MCD keys come from evaluate-vc's scores, the rest from its quality part
+MEASURES = (("mcd_db", "DTW MCD (dB)", "{:.2f}", True),
+            ("mcd_c0_voiced_db", "MCD c0 voiced (dB)", "{:.2f}", True),
+            ("f0_rmse_cents", "F0 RMSE (cents)", "{:.0f}", True),
+            ("similarity_target", "similarity to target", "{:.3f}", False),
+            ("similarity_source", "similarity to source", "{:.3f}", True),
+            ("nearer_target", "nearer target", "{:.0%}", False),
+            ("dnsmos_p808", "DNSMOS P.808", "{:.2f}", False))
+MATRIX_KEYS = ("mcd_db", "similarity_target", "nearer_target", "dnsmos_p808")  # the heat maps
+
+
+def read_directions(jsons: list[str | Path]) -> dict[tuple[str, str], dict]:
+    """(source, target) -> its evaluate-vc JSON (with ``_path``). Refuses a file that is not one, a conversion of
+    several source speakers at once, and two files for one direction."""
+    out: dict[tuple[str, str], dict] = {}
+    for path in jsons:
+        try:
+            m = json.loads(Path(path).read_text())
+            src, tgt = m["sources"], m["target"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}: not a JSON written by `speechvae evaluate-vc`") from None
+        if len(src) != 1:
+            raise ValueError(f"{path}: converts {len(src)} source speakers at once ({', '.join(src)}); the matrix "
+                             "takes one JSON per source -> target direction")
+        key = (check_speaker(src[0], str(path)), check_speaker(tgt, str(path)))
+        if key in out:
+            raise ValueError(f"{path} and {out[key]['_path']}: both score {key[0]} -> {key[1]}")
+        out[key] = {**m, "_path": str(path)}
+    if not out:
+        raise ValueError("no evaluate-vc JSON given")
+    return out
+
+
+def figure(m: dict, system: str, key: str) -> float:
+    """One system's figure in an evaluate-vc JSON (NaN when not measured)."""
+    v = m.get(system, {}).get(key) if key.startswith(("mcd", "f0")) else \
+        m.get("quality", {}).get("systems", {}).get(system, {}).get(key)
+    return math.nan if v is None else float(v)
+
+
+def summarise(dirs: dict[tuple[str, str], dict]) -> dict:
+    """``speakers`` (sorted), ``directions`` (one row per direction and system: every measure of :data:`MEASURES`)
+    and ``matrices`` (key -> source x target list of lists of the model's figure, NaN where not measured)."""
+    spk = sorted({s for k in dirs for s in k})
+    rows = []
+    for (s, t), m in sorted(dirs.items()):
+        for name in SYSTEMS:
+            vals = {k: figure(m, name, k) for k, *_ in MEASURES}
+            if all(math.isnan(v) for v in vals.values()):
+                continue
+            rows.append({"source": s, "target": t, "system": name, "parallel": m.get("parallel", True),
+                         "utterances": m["pairs"], "held_out": m.get("held_out"), **vals})
+    idx = {x: i for i, x in enumerate(spk)}
+    mats = {}
+    for k in MATRIX_KEYS:
+        a = np.full((len(spk), len(spk)), np.nan)
+        for (s, t), m in dirs.items():
+            a[idx[s], idx[t]] = figure(m, "model", k)
+        mats[k] = a.tolist()
+    return {"speakers": spk, "directions": rows, "matrices": mats}
+
+
+def _fmt(v: float, fmt: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def direction_table(summary: dict) -> str:
+    """Plain-text table, one line per direction and system (what the recipes print)."""
+    heads = ["direction", "system", "DTW MCD dB", "c0 voiced", "F0 cents", "sim tgt", "sim src", "nearer", "DNSMOS"]
+    widths = [12, 16, 10, 9, 8, 7, 7, 6, 6]
+    lines = [" ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(heads, widths)))]
+    fmts = ["{:.2f}", "{:.2f}", "{:.0f}", "{:.3f}", "{:.3f}", "{:.2f}", "{:.2f}"]
+    for r in summary["directions"]:
+        vals = [_fmt(r[k], f) for (k, *_), f in zip(MEASURES, fmts)]
+        lines.append(f"{r['source'] + ' -> ' + r['target']:<12} {r['system']:<16} "
+                     + " ".join(v.rjust(w) for v, w in zip(vals, widths[2:])))
+    return "\n".join(lines)
+
+
+def matrix_markdown(summary: dict) -> str:
+    """One markdown source x target table per measure of :data:`MATRIX_KEYS` (the model's figures)."""
+    spk, out = summary["speakers"], []
+    for key, head, fmt, lower in (m for m in MEASURES if m[0] in MATRIX_KEYS):
+        a = summary["matrices"][key]
+        out.append(f"### {head} ({'lower' if lower else 'higher'} is better), source (rows) -> target (columns)\n")
+        out.append("| source \\ target | " + " | ".join(spk) + " |")
+        out.append("|---|" + "---|" * len(spk))
+        out += [f"| {s} | " + " | ".join(_fmt(v, fmt) for v in row) + " |" for s, row in zip(spk, a)]
+        out.append("")
+    return "\n".join(out)
+
+
+def write_matrix(jsons: list[str | Path], outdir: str | Path) -> dict:
+    """Gather ``jsons`` (see the module docstring) into ``outdir``; returns the summary (:func:`summarise`)."""
+    from .plots import conversion_matrices, save_figure
+
+    dirs = read_directions(jsons)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    summary = summarise(dirs)
+    pages = {}
+    for (s, t), m in dirs.items():
+        page = Path(m["_path"]).parent / f"page_{s}_{t}" / "index.html"
+        if page.is_file():
+            pages[f"{s} -> {t}"] = os.path.relpath(page, outdir)
+    summary["pages"] = pages
+    write_json(outdir / "matrix.json", _plain(summary))
+    panels = [(head, np.array(summary["matrices"][k]), fmt, lower) for k, head, fmt, lower in MEASURES
+              if k in MATRIX_KEYS]
+    save_figure(conversion_matrices(summary["speakers"], panels), outdir / "matrix.png")
+    atomic_write_text(outdir / "matrix.md", "## Directions\n\n```\n" + direction_table(summary) + "\n```\n\n"
+                      + matrix_markdown(summary))
+    atomic_write_text(outdir / "index.html", _page(summary))
+    return summary
+
+
+def _plain(x):
+    """``x`` with NaN as null, so that matrix.json is strict JSON."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _page(summary: dict) -> str:
+    from .listening import _CSS, _e
+
+    spk, pages = summary["speakers"], summary["pages"]
+    out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>speechvae: conversion matrix</title>",
+           f"<style>{_CSS}</style></head><body><h1>speechvae conversion matrix: {len(spk)} speakers</h1>",
+           '<p>The model\'s figures, source (rows) to target (columns); a cell links to the direction\'s listening '
+           'page. "-": not measured (the diagonal; MCD where the two speakers read no common sentence).</p>',
+           '<img src="matrix.png" alt="conversion matrices" style="max-width:100%">']
+    for key, head, fmt, _ in (m for m in MEASURES if m[0] in MATRIX_KEYS):
+        out.append(f"<h2>{_e(head)}</h2><table><tr><th>source \\ target</th>"
+                   + "".join(f"<th>{_e(t)}</th>" for t in spk) + "</tr>")
+        for s, row in zip(spk, summary["matrices"][key]):
+            cells = []
+            for t, v in zip(spk, row):
+                text = _e(_fmt(v, fmt))
+                link = pages.get(f"{s} -> {t}")
+                cells.append(f'<td class="num"><a href="{_e(link)}">{text}</a></td>' if link else
+                             f'<td class="num">{text}</td>')
+            out.append(f"<tr><th>{_e(s)}</th>{''.join(cells)}</tr>")
+        out.append("</table>")
+    out.append("<h2>Every direction beside its references</h2><pre>" + _e(direction_table(summary)) + "</pre>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
