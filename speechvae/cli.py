@@ -364,18 +364,17 @@ def decode_add(p):
     _model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FEATDIR",
                    help="feature folder of the decoded mel-cepstra (resynth and evaluate take it)")
-    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None,
-                   help="GV post-filter on the decoded frames (default: the model's postfilter.gv)")
+    _postfilter_args(p, "decoded frames", "the training set's (with --to: that speaker's)")
     p.add_argument("--to", metavar="SPEAKER", help="speaker-conditioned model: decode every code as this speaker "
                    "(log-F0 moved to its statistics); default: each utterance's own speaker")
 
 
 def decode_run(args) -> int:
     from .codes import decode_folder
-    from .reconstruct import load_model
+    from .reconstruct import load_model, with_postfilter
 
-    n = decode_folder(load_model(args.model, args.device), args.codedir, args.output, args.gv_postfilter,
-                      speaker=args.to)
+    n = decode_folder(with_postfilter(load_model(args.model, args.device), args.gv_postfilter, args.gv_weight),
+                      args.codedir, args.output, speaker=args.to)
     log.info("%d utterances decoded -> %s", n, args.output)
     return 0
 
@@ -451,14 +450,23 @@ def convert_add(p):
                    help="folder for the converted features (feats/), wavs (wav/) and convert.json")
     p.add_argument("--list", help="only these utterance ids (first field of each line)")
     p.add_argument("--no-wav", action="store_true", help="write the converted features only")
+    _postfilter_args(p, "converted frames", "the target speaker's")
+
+
+def _postfilter_args(p, what: str, whose: str) -> None:
+    p.add_argument("--gv-postfilter", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"GV post-filter on the {what}, toward {whose} GV (default: the model's postfilter.gv)")
+    p.add_argument("--gv-weight", type=float, metavar="W",
+                   help="how far toward that GV, in log variance: 1 all the way, 0.5 half way (postfilter.gv_weight; "
+                        "default: the model's)")
 
 
 def convert_run(args) -> int:
     from .conversion import convert_folder
     from .featdir import select_utts
-    from .reconstruct import load_model
+    from .reconstruct import load_model, with_postfilter
 
-    tm = load_model(args.model, args.device)
+    tm = with_postfilter(load_model(args.model, args.device), args.gv_postfilter, args.gv_weight)
     info = convert_folder(tm, args.featdir, select_utts(args.featdir, args.list), args.to, args.output,
                           wav=not args.no_wav, progress=not args.quiet)
     log.info("%d utterance(s) converted to %s -> %s%s", info["converted"], args.to, args.output,

@@ -128,7 +128,8 @@ class TrainConfig:
 class PostfilterConfig:
     """Global-variance post-filter applied to reconstructions at resynthesis time."""
 
-    gv: bool = False  # scale each dim so its per-utterance variance matches the training GV
+    gv: bool = False  # scale each dim so its per-utterance variance matches the training GV (converted: the target's)
+    gv_weight: float = 1.0  # how far toward that GV, in log variance: 1 all the way, 0.5 half way, 0 not at all
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.lr_schedule in ("constant", "cosine"), "train.lr_schedule must be constant or cosine"),
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
+        (0 <= cfg.postfilter.gv_weight <= 1, "postfilter.gv_weight must be in [0, 1]"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
         (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),
         (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,

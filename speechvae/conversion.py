@@ -212,7 +212,8 @@ def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir
         stats[s].save(speaker_stats_path(outdir, s))
     info = {"model": str(Path(tm.checkpoint_path).resolve()), "source_featdir": str(featdir.resolve()),
             "target": tgt, "sources": {u: spk_of[u] for u in utt_ids}, "converted": len(rows),
-            "failures": failures, "scaled_to_peak": scaled}
+            "failures": failures, "scaled_to_peak": scaled,
+            "postfilter": dataclasses.asdict(tm.cfg.postfilter)}  # the GV post-filter the frames went through
     write_json(outdir / CONVERT_JSON, info)
     return info
 

@@ -5,6 +5,7 @@ Use: ``tm = load_model("data/demo/exp/demo")`` then ``reconstruct(tm, Features.l
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,18 +52,35 @@ def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
     return TrainedModel(ck.build_model(dev), ck, dev, checkpoint_path(path))
 
 
-def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray) -> np.ndarray:
+def with_postfilter(tm: TrainedModel, gv: bool | None = None, weight: float | None = None) -> TrainedModel:
+    """``tm`` with its config's ``postfilter.gv`` / ``postfilter.gv_weight`` replaced where given (a command's
+    flags over the checkpoint's config; the weights are shared, not copied)."""
+    from .config import validate
+
+    pf = tm.cfg.postfilter
+    pf = dataclasses.replace(pf, **{k: v for k, v in (("gv", gv), ("gv_weight", weight)) if v is not None})
+    cfg = dataclasses.replace(tm.cfg, postfilter=pf)
+    validate(cfg)
+    return dataclasses.replace(tm, checkpoint=dataclasses.replace(tm.checkpoint, cfg=cfg))
+
+
+def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray, weight: float = 1.0) -> np.ndarray:
     """Scale each dim of ``(T, 39)`` c1..c39 about its utterance mean so that its variance over
-    the utterance equals ``target_gv`` ``(39,)`` (the training set's mean per-utterance variance).
+    the utterance equals ``target_gv`` ``(39,)`` (the training set's mean per-utterance variance; for a
+    conversion, the target speaker's); ``weight`` < 1 goes that share of the way in log variance
+    (0.5: the geometric mean of the utterance's variance and the target's).
 
     >>> x = np.random.default_rng(0).standard_normal((200, 3)) * [1.0, 0.5, 0.1]
     >>> y = gv_postfilter(0.5 * x, target_gv=x.var(axis=0))   # an over-smoothed copy, restored
     >>> bool(np.allclose(y.var(axis=0), x.var(axis=0))), bool(np.allclose(y.mean(axis=0), 0.5 * x.mean(axis=0)))
     (True, True)
+    >>> h = gv_postfilter(0.5 * x, target_gv=x.var(axis=0), weight=0.5)   # variance 1/4 -> 1/2 of the target's
+    >>> np.round(h.var(axis=0) / x.var(axis=0), 3).tolist()
+    [0.5, 0.5, 0.5]
     """
     mean = mcep_1.mean(axis=0)
-    var = mcep_1.var(axis=0)
-    return (mcep_1 - mean) * np.sqrt(target_gv / np.maximum(var, 1e-12)) + mean
+    var = np.maximum(mcep_1.var(axis=0), 1e-12)
+    return (mcep_1 - mean) * (target_gv / var) ** (weight / 2) + mean
 
 
 def model_input(tm: TrainedModel, feats: Features) -> torch.Tensor:
@@ -168,7 +186,8 @@ def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: b
     ``postfilter.gv``, with a conditioned model's ``speaker``'s GV); c0, F0 and aperiodicity kept."""
     rec = decode(tm, z, feats.frames, speaker)
     if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
-        rec = gv_postfilter(rec, tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats).mcep_gv)
+        rec = gv_postfilter(rec, tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats).mcep_gv,
+                            tm.cfg.postfilter.gv_weight)
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)

@@ -370,3 +370,30 @@ def test_a_source_speaker_the_model_never_saw(vc_model, tmp_path, caplog):
     assert "speaker(s) c unknown to this model" in caplog.text and not (tmp_path / "codes").exists()
     assert main(["-q", "convert", "--model", str(both), str(feat), "--to", "b", "--list", src, "--no-wav",
                  "-o", str(tmp_path / "known")]) == 0  # from a speaker it knows
+
+
+def test_convert_gv_postfilter_moves_the_variance_toward_the_target_speakers(vc_model, tmp_path):
+    """--gv-postfilter scales each converted utterance's per-dim variance to the target speaker's GV (from the
+    checkpoint), --gv-weight 0.5 half way in log variance; the weights the conversion used are in convert.json."""
+    from speechvae.checkpoint import load_checkpoint
+
+    root, feat, exp, train, held = vc_model
+    src = [u for u in held if u.startswith("a/")][:1]
+    lst = _write_list(tmp_path / "l", src)
+    gv_b = load_checkpoint(exp).speaker_stats["b"].mcep_gv
+    out = {}
+    for name, flags in (("off", []), ("full", ["--gv-postfilter"]), ("half", ["--gv-postfilter", "--gv-weight", "0.5"]),
+                        ("set", ["--gv-postfilter", "--gv-weight", "1.0"])):
+        assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--no-wav",
+                     "-o", str(tmp_path / name)] + flags) == 0
+        out[name] = Features.load(feature_path(tmp_path / name, src[0])).mcep[:, 1:]
+    v_off = out["off"].var(axis=0)
+    np.testing.assert_allclose(out["full"].var(axis=0), gv_b, rtol=1e-6)  # all the way: the target's GV
+    np.testing.assert_allclose(out["half"].var(axis=0), np.sqrt(v_off * gv_b), rtol=1e-6)  # the geometric mean
+    np.testing.assert_allclose(out["full"].mean(axis=0), out["off"].mean(axis=0), atol=1e-9)  # means kept
+    assert not np.allclose(v_off, gv_b, rtol=0.05)  # the filter had something to do
+    np.testing.assert_array_equal(out["set"], out["full"])  # weight 1 is the default
+    info = json.loads((tmp_path / "half/convert.json").read_text())
+    assert info["postfilter"] == {"gv": True, "gv_weight": 0.5}
+    assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--gv-weight", "2",
+                 "-o", str(tmp_path / "bad")]) == 2 and not (tmp_path / "bad").exists()
