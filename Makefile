@@ -30,7 +30,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash recipes/demo/run.sh
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 # The listening page in headless Chromium (Debian: apt-get install chromium): no console message, no
 # missing resource, the table sorts; the screenshot lands in data/listening_page.png.

@@ -14,6 +14,7 @@ target's copy synthesis. Prints the tables and writes the matrix (speechvae matr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "vc_many")
     ap.add_argument("-j", type=int, default=2, help="analysis workers")
     ap.add_argument("--no-quality", action="store_true", help="MCD only (no speaker similarity or DNSMOS)")
+    ap.add_argument("--unseen", action="store_true",
+                    help="also S0913 -> bdl, slt through the two-speaker model with the code in the decoder only "
+                         "(benchmarks/vc.py's cell; trained here when absent): a source it never saw")
     args = ap.parse_args()
     out = args.out.resolve()
     db = out / "db"
@@ -91,10 +95,46 @@ def main() -> None:
             evaluate_conversion(conv, feat, outdir=exp / f"vc_S0913_{t}.json", quality=True, progress=False)
             jsons.append(exp / f"vc_S0913_{t}.json")
         print(f"\n(S0913 -> bdl, slt judged: {time.time() - t0:.0f} s)")
+    if args.unseen:
+        unseen(ROOT / "data" / "bench" / "vc", two, feat, read_id_list(lists / "eval_S0913.list"), jsons)
     s = write_matrix(jsons, out / "matrix")
     print("\n## Every direction measured\n\n```\n" + direction_table(s) + "\n```\n")
     print(matrix_markdown(s))
     print(f"matrix: {out / 'matrix'}")
+
+
+def unseen(vc_out: Path, two: Path, feat: Path, ids: list[str], jsons: list[Path]) -> None:
+    """S0913's eval utterances converted to bdl and slt by a model trained on bdl and slt only (decoder-only
+    conditioning, so the encoder needs no code for the source), judged like the three-speaker model's."""
+    from vc import CELLS, RECIPE
+
+    name = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1"
+    exp = vc_out / name.replace(", ", "_").replace(" ", "-")  # benchmarks/vc.py's folder for the cell
+    t0 = time.time()
+    for lst in ("train.list", "dev.list"):
+        (exp / lst).parent.mkdir(parents=True, exist_ok=True)
+        (exp / lst).write_text((two / lst).read_text())
+    trained(ROOT / "data" / "bench" / "arctic_bdl_slt", exp, load_config(RECIPE / "vc.yaml", CELLS[name]),
+            exp / "train.list", exp / "dev.list")
+    tm = load_model(exp)
+    print(f"(two-speaker decoder-conditioned model: {time.time() - t0:.0f} s)", flush=True)
+    rows = []
+    for t in ("bdl", "slt"):
+        conv = exp / f"unseen_convert_S0913_{t}"
+        convert_folder(tm, feat, ids, t, conv, progress=False)
+        m = evaluate_conversion(conv, feat, outdir=conv / "vc.json", quality=True, progress=False)
+        seen = json.loads((feat.parent / "exp" / "vc" / f"vc_S0913_{t}.json").read_text())
+        for label, mm in (("S0913 seen in training (vc.yaml, three speakers)", seen),
+                          ("S0913 never seen (decoder-conditioned, bdl + slt)", m)):
+            for key in ("none", "meanstd", "model", "target_copy"):
+                if key != "model" and "never" in label:
+                    continue
+                q = mm["quality"]["systems"][key]
+                rows.append([f"S0913 -> {t}", label if key == "model" else key, q["similarity_target"],
+                             q["similarity_source"], q["nearer_target"], q["dnsmos_p808"]])
+    print(f"\n## A source speaker the model never saw ({len(ids)} S0913 eval utterances per direction)\n")
+    print(table(["direction", "system", "similarity to target", "similarity to source", "nearer target",
+                 "DNSMOS P.808"], rows))
 
 
 if __name__ == "__main__":
