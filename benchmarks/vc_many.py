@@ -69,15 +69,13 @@ def main() -> None:
     rows, jsons = [], []
     for s, t in (("bdl", "slt"), ("slt", "bdl")):
         ids = read_id_list(lists / f"eval_{s}.list")
-        res = {}
-        for name, model, folder in (("three speakers", tm, exp), ("two speakers (benchmarks/vc.py)", tm2, two)):
-            conv = folder / f"many_convert_{s}_{t}" if folder == two else exp / f"convert_{s}_{t}"
-            convert_folder(model, feat, ids, t, conv, wav=folder == exp, progress=False)
-            js = (exp / f"vc_{s}_{t}.json") if folder == exp else (two / f"many_vc_{s}_{t}.json")
-            res[name] = evaluate_conversion(conv, feat, outdir=js, progress=False)
-            if folder == exp:
-                jsons.append(js)
-        m3, m2 = res["three speakers"], res["two speakers (benchmarks/vc.py)"]
+        conv3, js3 = exp / f"convert_{s}_{t}", exp / f"vc_{s}_{t}.json"  # the recipe's names (with wavs)
+        convert_folder(tm, feat, ids, t, conv3, progress=False)
+        m3 = evaluate_conversion(conv3, feat, outdir=js3, progress=False)
+        jsons.append(js3)
+        conv2 = two / f"many_convert_{s}_{t}"
+        convert_folder(tm2, feat, ids, t, conv2, wav=False, progress=False)
+        m2 = evaluate_conversion(conv2, feat, outdir=two / f"many_vc_{s}_{t}.json", progress=False)
         rows += [[f"{s} -> {t}", "no conversion", m3["none"]["mcd_db"], m3["none"]["f0_rmse_cents"]],
                  [f"{s} -> {t}", "mean/std matching", m3["meanstd"]["mcd_db"], m3["meanstd"]["f0_rmse_cents"]],
                  [f"{s} -> {t}", "vc.yaml, bdl + slt", m2["model"]["mcd_db"], m2["model"]["f0_rmse_cents"]],

@@ -50,10 +50,11 @@ def main() -> None:
         raise SystemExit(f"{exp}: run benchmarks/vc.py first")
     tm = load_model(exp)
     part = "eval" if args.eval else "dev"
-    ids = read_id_list(exp / "dev.list") if not args.eval else None
     if args.eval:
         from vc import features, split
         ids = split(features(2))["eval"]
+    else:
+        ids = read_id_list(exp / "dev.list")
     rows, t0 = [], time.time()
     for s, t in PAIRS:
         src = [u for u in ids if u.startswith(s + "/")][: (None if args.eval else args.n)]

@@ -353,9 +353,14 @@ def write_split_lists(utts: list[Utterance], datadir: str | Path, n_dev: int, n_
         n_train = len(utts) - dev - ev
         parts = {"all": utts, "train": utts[:n_train], "dev": utts[n_train:n_train + dev],
                  "eval": utts[n_train + dev:]}
-    for name, us in parts.items():
-        atomic_write_text(Path(datadir) / f"{name}.list", "".join(f"{u.utt_id} {u.path}\n" for u in us))
-    return {k: len(v) for k, v in parts.items()}
+    return _write_lists(datadir, parts)
+
+
+def _write_lists(datadir: str | Path, lists: dict[str, list[Utterance]]) -> dict[str, int]:
+    """``datadir/<name>.list`` of ``utt_id path`` lines for each list; returns their sizes."""
+    for name, us in lists.items():
+        atomic_write_text(inside(datadir, f"{name}.list"), "".join(f"{u.utt_id} {u.path}\n" for u in us))
+    return {k: len(v) for k, v in lists.items()}
 
 
 def write_sentence_split(utts: list[Utterance], datadir: str | Path, n_dev: int, n_eval: int) -> dict[str, int]:
@@ -404,6 +409,4 @@ def write_sentence_split(utts: list[Utterance], datadir: str | Path, n_dev: int,
     for spk in by_spk:
         for k in ("eval", "dev"):
             lists[f"{k}_{spk}"] = [u for u in lists[k] if u.speaker == spk]
-    for name, us in lists.items():
-        atomic_write_text(inside(datadir, f"{name}.list"), "".join(f"{u.utt_id} {u.path}\n" for u in us))
-    return {k: len(v) for k, v in lists.items()}
+    return _write_lists(datadir, lists)
