@@ -37,9 +37,13 @@ def read_directions(jsons: list[str | Path]) -> dict[tuple[str, str], dict]:
     out: dict[tuple[str, str], dict] = {}
     for path in jsons:
         try:
-            m = json.loads(Path(path).read_text())
+            text = Path(path).read_bytes()
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            m = json.loads(text)  # bytes: a file that is not UTF-8 is a ValueError here, like any non-JSON
             src, tgt = m["sources"], m["target"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             raise ValueError(f"{path}: not a JSON written by `speechvae evaluate-vc`") from None
         if len(src) != 1:
             raise ValueError(f"{path}: converts {len(src)} source speakers at once ({', '.join(src)}); the matrix "

@@ -101,6 +101,8 @@ def test_matrix_refuses_what_is_not_one_direction_each(tmp_path):
         read_directions([b])
     with pytest.raises(ValueError, match="not a JSON written by"):
         read_directions([c])
+    with pytest.raises(ValueError, match="nope.json: cannot read"):
+        read_directions([tmp_path / "nope.json"])
     with pytest.raises(ValueError, match="unsafe speaker"):
         read_directions([_write(tmp_path / "d.json", _vc_json("../x", "b", mcd=1.0))])
     assert math.isnan(summarise(read_directions([a]))["matrices"]["dnsmos_p808"][0][1])
