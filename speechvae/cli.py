@@ -371,10 +371,10 @@ def decode_add(p):
 
 def decode_run(args) -> int:
     from .codes import decode_folder
-    from .reconstruct import load_model, with_postfilter
+    from .reconstruct import load_model
 
-    n = decode_folder(with_postfilter(load_model(args.model, args.device), args.gv_postfilter, args.gv_weight),
-                      args.codedir, args.output, speaker=args.to)
+    n = decode_folder(_postfiltered(load_model(args.model, args.device), args), args.codedir, args.output,
+                      speaker=args.to)
     log.info("%d utterances decoded -> %s", n, args.output)
     return 0
 
@@ -459,14 +459,27 @@ def _postfilter_args(p, what: str, whose: str) -> None:
     p.add_argument("--gv-weight", type=float, metavar="W",
                    help="how far toward that GV, in log variance: 1 all the way, 0.5 half way (postfilter.gv_weight; "
                         "default: the model's)")
+    p.add_argument("--ms-postfilter", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"modulation-spectrum post-filter on the {what}, toward {whose} (applied before the GV one; "
+                        "default: the model's postfilter.ms)")
+    p.add_argument("--ms-weight", type=float, metavar="W",
+                   help="how far toward that modulation spectrum, in log power: 1 all the way, 0.5 half way "
+                        "(postfilter.ms_weight; default: the model's)")
+
+
+def _postfiltered(tm, args):
+    """The model with the post-filter flags of :func:`_postfilter_args` over its config."""
+    from .reconstruct import with_postfilter
+
+    return with_postfilter(tm, args.gv_postfilter, args.gv_weight, ms=args.ms_postfilter, ms_weight=args.ms_weight)
 
 
 def convert_run(args) -> int:
     from .conversion import convert_folder
     from .featdir import select_utts
-    from .reconstruct import load_model, with_postfilter
+    from .reconstruct import load_model
 
-    tm = with_postfilter(load_model(args.model, args.device), args.gv_postfilter, args.gv_weight)
+    tm = _postfiltered(load_model(args.model, args.device), args)
     info = convert_folder(tm, args.featdir, select_utts(args.featdir, args.list), args.to, args.output,
                           wav=not args.no_wav, progress=not args.quiet)
     log.info("%d utterance(s) converted to %s -> %s%s", info["converted"], args.to, args.output,

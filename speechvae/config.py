@@ -126,10 +126,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PostfilterConfig:
-    """Global-variance post-filter applied to reconstructions at resynthesis time."""
+    """Post-filters applied to decoded frames (reconstructions, conversions) before resynthesis: the global-variance
+    one and the modulation-spectrum one (:mod:`speechvae.modspec`; applied first when both are on)."""
 
     gv: bool = False  # scale each dim so its per-utterance variance matches the training GV (converted: the target's)
     gv_weight: float = 1.0  # how far toward that GV, in log variance: 1 all the way, 0.5 half way, 0 not at all
+    ms: bool = False  # move each dim's modulation spectrum to the training set's (converted: the target speaker's)
+    ms_weight: float = 1.0  # how far, in log power per modulation frequency: 1 all the way, 0.5 half way
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,7 @@ def validate(cfg: Config) -> None:
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
         (0 <= cfg.postfilter.gv_weight <= 1, "postfilter.gv_weight must be in [0, 1]"),
+        (0 <= cfg.postfilter.ms_weight <= 1, "postfilter.ms_weight must be in [0, 1]"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
         (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),
         (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,

@@ -15,6 +15,7 @@ import torch
 from .checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from .config import Config
 from .features import Features, check_compatible
+from .modspec import ms_postfilter
 from .train import resolve_device
 
 
@@ -52,16 +53,28 @@ def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
     return TrainedModel(ck.build_model(dev), ck, dev, checkpoint_path(path))
 
 
-def with_postfilter(tm: TrainedModel, gv: bool | None = None, weight: float | None = None) -> TrainedModel:
-    """``tm`` with its config's ``postfilter.gv`` / ``postfilter.gv_weight`` replaced where given (a command's
-    flags over the checkpoint's config; the weights are shared, not copied)."""
+def with_postfilter(tm: TrainedModel, gv: bool | None = None, weight: float | None = None, *, ms: bool | None = None,
+                    ms_weight: float | None = None) -> TrainedModel:
+    """``tm`` with its config's ``postfilter.gv`` / ``gv_weight`` / ``ms`` / ``ms_weight`` replaced where given (a
+    command's flags over the checkpoint's config; the weights are shared, not copied)."""
     from .config import validate
 
     pf = tm.cfg.postfilter
-    pf = dataclasses.replace(pf, **{k: v for k, v in (("gv", gv), ("gv_weight", weight)) if v is not None})
+    given = {"gv": gv, "gv_weight": weight, "ms": ms, "ms_weight": ms_weight}
+    pf = dataclasses.replace(pf, **{k: v for k, v in given.items() if v is not None})
     cfg = dataclasses.replace(tm.cfg, postfilter=pf)
     validate(cfg)
+    if pf.ms:  # refuse before any work, not once per utterance
+        for stats in tm.checkpoint.speaker_stats.values() or [tm.checkpoint.stats]:
+            _ms_stats(tm, stats)
     return dataclasses.replace(tm, checkpoint=dataclasses.replace(tm.checkpoint, cfg=cfg))
+
+
+def _ms_stats(tm: TrainedModel, stats) -> np.ndarray:
+    if stats.mcep_ms is None:
+        raise ValueError(f"{tm.checkpoint_path}: the model's statistics have no modulation spectrum (it was trained "
+                         "before they were kept): retrain it to use the modulation-spectrum post-filter")
+    return stats.mcep_ms
 
 
 def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray, weight: float = 1.0) -> np.ndarray:
@@ -182,12 +195,16 @@ def reconstruct(tm: TrainedModel, feats: Features, *, sample: bool = False, seed
 def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: bool | None = None,
                  speaker: str | None = None) -> Features:
     """``feats`` with c1..c39 replaced by the decode of latents ``z (T', latent)`` (cut to ``feats.frames``; as
-    ``speaker`` for a conditioned model), GV post-filtered when ``postfilter`` (None: the model's
-    ``postfilter.gv``, with a conditioned model's ``speaker``'s GV); c0, F0 and aperiodicity kept."""
+    ``speaker`` for a conditioned model), modulation-spectrum post-filtered when the model's ``postfilter.ms``, then
+    GV post-filtered when ``postfilter`` (None: the model's ``postfilter.gv``), toward the training set's statistics
+    (a conditioned model: ``speaker``'s); c0, F0 and aperiodicity kept."""
     rec = decode(tm, z, feats.frames, speaker)
-    if postfilter if postfilter is not None else tm.cfg.postfilter.gv:
-        rec = gv_postfilter(rec, tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats).mcep_gv,
-                            tm.cfg.postfilter.gv_weight)
+    stats = tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats)
+    pf = tm.cfg.postfilter
+    if pf.ms:
+        rec = ms_postfilter(rec, _ms_stats(tm, stats), pf.ms_weight)
+    if postfilter if postfilter is not None else pf.gv:
+        rec = gv_postfilter(rec, stats.mcep_gv, pf.gv_weight)
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)

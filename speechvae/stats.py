@@ -18,6 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .modspec import SEGMENT, modulation_spectrum
 from .store import StoreError, load_npz, save_npz
 
 # A dimension whose std is below this is treated as constant and scaled by 1 (no blow-up).
@@ -84,6 +85,8 @@ class Stats:
     mcep_mean, mcep_std: ``(39,)`` for c1..c39 (std already guarded: constant dims have std 1).
     mcep_gv: ``(39,)`` mean per-utterance variance of c1..c39 (the training global variance).
     lf0_mean, lf0_std: log-F0 (log Hz) over voiced frames. frames: frame count used.
+    mcep_ms: ``(39, bins)`` mean per-utterance modulation spectrum of c1..c39 (natural log power;
+    :mod:`speechvae.modspec`), or None in statistics written before it was kept.
     """
 
     mcep_mean: np.ndarray
@@ -93,6 +96,7 @@ class Stats:
     lf0_std: float
     frames: int
     utterances: int
+    mcep_ms: np.ndarray | None = None
 
     def scale(self, scaling: str = "per_dim") -> np.ndarray:
         """``(39,)`` divisor of centred frames. ``"per_dim"``: each dim's std (z-scores: c39 weighs as much
@@ -120,17 +124,21 @@ class Stats:
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"mcep_mean": self.mcep_mean, "mcep_std": self.mcep_std, "mcep_gv": self.mcep_gv,
                 "lf0_mean": np.float64(self.lf0_mean), "lf0_std": np.float64(self.lf0_std),
-                "frames": np.int64(self.frames), "utterances": np.int64(self.utterances)}
+                "frames": np.int64(self.frames), "utterances": np.int64(self.utterances),
+                **({} if self.mcep_ms is None else {"mcep_ms": self.mcep_ms})}
 
     @classmethod
     def from_arrays(cls, a: dict, where: str = "stats") -> "Stats":
         try:
             s = cls(mcep_mean=np.asarray(a["mcep_mean"], np.float64), mcep_std=np.asarray(a["mcep_std"], np.float64),
                     mcep_gv=np.asarray(a["mcep_gv"], np.float64), lf0_mean=float(a["lf0_mean"]),
-                    lf0_std=float(a["lf0_std"]), frames=int(a["frames"]), utterances=int(a["utterances"]))
+                    lf0_std=float(a["lf0_std"]), frames=int(a["frames"]), utterances=int(a["utterances"]),
+                    mcep_ms=np.asarray(a["mcep_ms"], np.float64) if "mcep_ms" in a else None)
         except KeyError as e:
             raise StoreError(f"{where}: missing {e}") from None
         if not (s.mcep_mean.shape == s.mcep_std.shape == s.mcep_gv.shape) or s.mcep_mean.ndim != 1:
+            raise StoreError(f"{where}: inconsistent shapes")
+        if s.mcep_ms is not None and (s.mcep_ms.ndim != 2 or len(s.mcep_ms) != len(s.mcep_mean)):
             raise StoreError(f"{where}: inconsistent shapes")
         if not np.all(s.mcep_std > 0):
             raise StoreError(f"{where}: non-positive std")
@@ -151,6 +159,7 @@ class StatsAccumulator:
         self.mcep = RunningStats.empty(dim)
         self.lf0 = RunningStats.empty(1)
         self.gv_sum = np.zeros(dim)
+        self.ms_sum = np.zeros((dim, SEGMENT // 2 + 1))
         self.utterances = 0
 
     def add(self, mcep_1: np.ndarray, f0: np.ndarray) -> None:
@@ -159,12 +168,14 @@ class StatsAccumulator:
         voiced = f0[f0 > 0]
         self.lf0 = self.lf0.update(np.log(voiced))
         self.gv_sum += np.var(mcep_1, axis=0)
+        self.ms_sum += modulation_spectrum(mcep_1)
         self.utterances += 1
 
     def merge(self, other: "StatsAccumulator") -> "StatsAccumulator":
         out = StatsAccumulator(len(self.gv_sum))
         out.mcep, out.lf0 = self.mcep.merge(other.mcep), self.lf0.merge(other.lf0)
         out.gv_sum, out.utterances = self.gv_sum + other.gv_sum, self.utterances + other.utterances
+        out.ms_sum = self.ms_sum + other.ms_sum
         return out
 
     def result(self) -> Stats:
@@ -174,7 +185,7 @@ class StatsAccumulator:
         lf0_std = float(safe_scale(self.lf0.std)[0]) if self.lf0.count else 1.0
         return Stats(mcep_mean=self.mcep.mean, mcep_std=safe_scale(self.mcep.std),
                      mcep_gv=self.gv_sum / self.utterances, lf0_mean=lf0_mean, lf0_std=lf0_std,
-                     frames=self.mcep.count, utterances=self.utterances)
+                     frames=self.mcep.count, utterances=self.utterances, mcep_ms=self.ms_sum / self.utterances)
 
 
 def compute_stats(items: Iterable[tuple[np.ndarray, np.ndarray]], dim: int) -> Stats:

@@ -394,6 +394,46 @@ def test_convert_gv_postfilter_moves_the_variance_toward_the_target_speakers(vc_
     assert not np.allclose(v_off, gv_b, rtol=0.05)  # the filter had something to do
     np.testing.assert_array_equal(out["set"], out["full"])  # weight 1 is the default
     info = json.loads((tmp_path / "half/convert.json").read_text())
-    assert info["postfilter"] == {"gv": True, "gv_weight": 0.5}
+    assert info["postfilter"] == {"gv": True, "gv_weight": 0.5, "ms": False, "ms_weight": 1.0}
     assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--gv-weight", "2",
                  "-o", str(tmp_path / "bad")]) == 2 and not (tmp_path / "bad").exists()
+
+
+def test_convert_ms_postfilter_moves_the_modulation_spectrum_toward_the_target_speakers(vc_model, tmp_path):
+    """--ms-postfilter moves each converted dim's modulation spectrum to the target speaker's (the mean of its
+    training utterances' spectra, kept in the checkpoint), --ms-weight 0.5 about half way in log power; means kept;
+    a checkpoint written before the statistics held a modulation spectrum is refused before any work."""
+    from speechvae.checkpoint import load_checkpoint
+    from speechvae.featdir import speakers
+    from speechvae.modspec import modulation_spectrum
+
+    root, feat, exp, train, held = vc_model
+    src = [u for u in held if u.startswith("a/")][:1]
+    lst = _write_list(tmp_path / "l", src)
+    ms_b = load_checkpoint(exp).speaker_stats["b"].mcep_ms
+    own = [modulation_spectrum(Features.load(feature_path(feat, u)).mcep[:, 1:]) for u in speakers(feat, train)["b"]]
+    np.testing.assert_allclose(ms_b, np.mean(own, axis=0), rtol=1e-10)  # the target's, from its training utterances
+    out = {}
+    for name, flags in (("off", []), ("full", ["--ms-postfilter"]), ("half", ["--ms-postfilter", "--ms-weight", "0.5"])):
+        assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--no-wav",
+                     "-o", str(tmp_path / name)] + flags) == 0
+        out[name] = Features.load(feature_path(tmp_path / name, src[0])).mcep[:, 1:]
+    ms = {k: modulation_spectrum(v)[:, 1:] for k, v in out.items()}  # bin 0 (segment means) is left alone
+    gap = {k: float(np.abs(v - ms_b[:, 1:]).mean()) for k, v in ms.items()}  # mean |difference| in log power
+    assert gap["off"] > 0.5  # the decoder's output is smoother than the target's speech: something to restore
+    assert gap["full"] < 0.25 * gap["off"]
+    assert 0.35 * gap["off"] < gap["half"] < 0.65 * gap["off"]
+    np.testing.assert_allclose(out["full"].mean(axis=0), out["off"].mean(axis=0), atol=1e-9)
+    info = json.loads((tmp_path / "half/convert.json").read_text())
+    assert info["postfilter"]["ms"] is True and info["postfilter"]["ms_weight"] == 0.5
+    assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--ms-weight", "2",
+                 "-o", str(tmp_path / "bad")]) == 2 and not (tmp_path / "bad").exists()
+    state = torch.load(exp / "checkpoint.pt", weights_only=True)  # as written before mcep_ms was kept
+    for st in [state["stats"], *state["speaker_stats"].values()]:
+        del st["mcep_ms"]
+    (tmp_path / "old").mkdir()
+    torch.save(state, tmp_path / "old" / "checkpoint.pt")
+    assert main(["-q", "convert", "--model", str(tmp_path / "old"), str(feat), "--list", lst, "--to", "b", "--no-wav",
+                 "-o", str(tmp_path / "o")]) == 0  # without the filter it still converts
+    assert main(["-q", "convert", "--model", str(tmp_path / "old"), str(feat), "--list", lst, "--to", "b",
+                 "--ms-postfilter", "-o", str(tmp_path / "o2")]) == 2 and not (tmp_path / "o2").exists()
