@@ -1,6 +1,7 @@
-"""The GV post-filter toward the target speaker on conversions (issue 26, item 1), chosen on dev sentences.
+"""The GV and modulation-spectrum post-filters toward the target speaker on conversions (issue 26, item 1), chosen
+on dev sentences.
 
-    python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--n 15] [--eval]
+    python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--ms-weights 0.5,1] [--n 15] [--eval] [--three]
 
 The two-speaker vc.yaml of benchmarks/vc.py (run that first: it trains the model and analyses CMU ARCTIC bdl/slt)
 converts the first --n dev sentences (arctic_a0301...) of each direction with the GV post-filter at each weight
@@ -8,11 +9,19 @@ converts the first --n dev sentences (arctic_a0301...) of each direction with th
 GV, 0.5 half way in log variance), and each is scored by evaluate-vc --quality: DTW MCD, F0 RMSE, speaker
 similarity to the target (centroid of its held-out recordings of other sentences), the share nearer the target,
 DNSMOS P.808, and the GV ratio of the conversions against the target's recordings of the same sentences. --eval: the
-50 eval sentences instead (for the final table, once a weight is chosen on dev).
+50 eval sentences instead (for the final table, once a weight is chosen on dev). --ms-weights: the same with the
+modulation-spectrum post-filter (postfilter.ms_weight; speechvae.modspec) instead of the GV one; the model was trained
+before its statistics kept a modulation spectrum, so the speakers' statistics are recomputed from its training
+utterances with the code training uses (checked equal to the stored ones in everything they share). A folder already
+scored with the same post-filter settings is not scored again. --three: the three-speaker model of
+benchmarks/vc_many.py (run that first) converting the AISHELL-1 speaker S0913 to bdl and to slt (its 8 dev
+utterances; no parallel recording, so no MCD and a GV ratio against the target's recordings of other sentences).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -38,46 +47,83 @@ def gv_ratio(converted: Path, feat: Path, pairs: list[list[str]]) -> float:
     return float(np.mean(conv / ref))
 
 
+def with_ms_stats(tm, feat: Path):
+    """``tm`` with each speaker's statistics recomputed over its training utterances (as training computes them), so
+    that they hold the modulation spectrum a checkpoint written before it was kept lacks."""
+    from speechvae.corpus import stats_for
+    from speechvae.featdir import speakers
+
+    new = {spk: stats_for(feat, ids) for spk, ids in speakers(feat, tm.checkpoint.train_utts).items()}
+    for spk, old in tm.checkpoint.speaker_stats.items():
+        for k, v in old.to_arrays().items():
+            assert np.allclose(v, new[spk].to_arrays()[k], rtol=1e-9), (spk, k)  # the same statistics
+    return dataclasses.replace(tm, checkpoint=dataclasses.replace(tm.checkpoint, speaker_stats=new))
+
+
+def scored(tm, feat: Path, ids: list[str], t: str, out: Path) -> dict:
+    """``ids`` converted to ``t`` into ``out`` and scored with --quality, or the earlier scoring of ``out`` when it
+    was made with the same post-filter settings."""
+    done = out / "vc.json"
+    if done.is_file():
+        made = {"ms": False, "ms_weight": 1.0, **json.loads((out / "convert.json").read_text())["postfilter"]}
+        m = json.loads(done.read_text())  # (folders from before the MS filter existed record the GV settings only)
+        if made == dataclasses.asdict(tm.cfg.postfilter) and {u for u, _ in m["scored"]} == set(ids):
+            return m
+    convert_folder(tm, feat, ids, t, out, progress=False)
+    return evaluate_conversion(out, feat, outdir=done, quality=True, progress=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="0,0.5,1")
+    ap.add_argument("--weights", default="0,0.5,1", help="GV post-filter weights (0: no post-filter)")
+    ap.add_argument("--ms-weights", default="", help="modulation-spectrum post-filter weights")
     ap.add_argument("--n", type=int, default=15, help="dev sentences per direction")
     ap.add_argument("--eval", action="store_true", help="score the eval sentences (the final table) instead of dev")
+    ap.add_argument("--three", action="store_true", help="S0913 -> bdl, slt by benchmarks/vc_many.py's model")
     args = ap.parse_args()
-    exp = ROOT / "data" / "bench" / "vc" / TWO
-    feat = ROOT / "data" / "bench" / "arctic_bdl_slt"
-    if not (exp / "checkpoint.pt").is_file():
-        raise SystemExit(f"{exp}: run benchmarks/vc.py first")
-    tm = load_model(exp)
     part = "eval" if args.eval else "dev"
-    if args.eval:
-        from vc import features, split
-        ids = split(features(2))["eval"]
+    if args.three:
+        work = ROOT / "data" / "bench" / "vc_many" / "work"
+        exp, feat, pairs = work / "exp" / "vc", work / "feats", (("S0913", "bdl"), ("S0913", "slt"))
+        ids = read_id_list(work / "lists" / f"{part}_S0913.list")
     else:
-        ids = read_id_list(exp / "dev.list")
+        exp, feat, pairs = ROOT / "data" / "bench" / "vc" / TWO, ROOT / "data" / "bench" / "arctic_bdl_slt", PAIRS
+        if args.eval:
+            from vc import features, split
+            ids = split(features(2))["eval"]
+        else:
+            ids = read_id_list(exp / "dev.list")
+    if not (exp / "checkpoint.pt").is_file():
+        raise SystemExit(f"{exp}: run benchmarks/{'vc_many' if args.three else 'vc'}.py first")
+    tm = with_ms_stats(load_model(exp), feat)
     rows, t0 = [], time.time()
-    for s, t in PAIRS:
+    for s, t in pairs:
         src = [u for u in ids if u.startswith(s + "/")][: (None if args.eval else args.n)]
-        for w in [float(x) for x in args.weights.split(",")]:
-            out = exp / f"pf_{part}_{w:g}_{s}_{t}"
-            convert_folder(with_postfilter(tm, gv=w > 0, weight=w if w > 0 else None), feat, src, t, out,
-                           progress=False)
-            m = evaluate_conversion(out, feat, outdir=out / "vc.json", quality=True, progress=False)
+        settings = [("GV", float(w)) for w in args.weights.split(",") if w] + \
+            [("MS", float(w)) for w in args.ms_weights.split(",") if w]
+        for kind, w in settings:
+            out = exp / f"pf_{part}_{'ms' if kind == 'MS' else ''}{w:g}_{s}_{t}"
+            flt = with_postfilter(tm, gv=kind == "GV" and w > 0, weight=w if kind == "GV" and w > 0 else None,
+                                  ms=kind == "MS", ms_weight=w if kind == "MS" else None)
+            m = scored(flt, feat, src, t, out)
             q = m["quality"]["systems"]
             if w == 0:
                 for name, label in (("none", "no conversion"), ("meanstd", "mean/std matching"),
                                     ("target_copy", "target copy synthesis")):
                     r = m.get(name, {})
                     rows.append([f"{s} -> {t}", label, r.get("mcd_db", "-"), r.get("mcd_c0_voiced_db", "-"),
-                                 r.get("f0_rmse_cents", "-"), "-",
-                                 q[name]["similarity_target"], q[name]["nearer_target"], q[name]["dnsmos_p808"]])
-            rows.append([f"{s} -> {t}", f"vc.yaml, GV weight {w:g}", m["model"]["mcd_db"],
-                         m["model"]["mcd_c0_voiced_db"], m["model"]["f0_rmse_cents"], gv_ratio(out, feat, m["scored"]),
-                         q["model"]["similarity_target"], q["model"]["nearer_target"], q["model"]["dnsmos_p808"]])
+                                 r.get("f0_rmse_cents", "-"), "-", q[name]["similarity_target"],
+                                 q[name].get("similarity_source", "-"), q[name]["nearer_target"],
+                                 q[name]["dnsmos_p808"]])
+            r = m.get("model", {})
+            rows.append([f"{s} -> {t}", f"vc.yaml, {kind} weight {w:g}", r.get("mcd_db", "-"),
+                         r.get("mcd_c0_voiced_db", "-"), r.get("f0_rmse_cents", "-"), gv_ratio(out, feat, m["scored"]),
+                         q["model"]["similarity_target"], q["model"]["similarity_source"], q["model"]["nearer_target"],
+                         q["model"]["dnsmos_p808"]])
             print(rows[-1], f"({time.time() - t0:.0f} s)", flush=True)
-    print(f"\n## GV post-filter toward the target, {len(src)} {part} sentences per direction\n")
-    print(table(["direction", "system", "DTW MCD dB", "MCD c0 voiced dB", "F0 RMSE cents", "GV ratio vs target", "similarity to target",
-                 "nearer target", "DNSMOS P.808"], rows))
+    print(f"\n## Post-filters toward the target, {len(src)} {part} sentences per direction\n")
+    print(table(["direction", "system", "DTW MCD dB", "MCD c0 voiced dB", "F0 RMSE cents", "GV ratio vs target",
+                 "similarity to target", "to source", "nearer target", "DNSMOS P.808"], rows))
 
 
 if __name__ == "__main__":
