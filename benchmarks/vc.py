@@ -69,6 +69,12 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
     "mlp [256, 64], latent 8, beta 0.7, 20 epochs": OLD + ["model.hidden=[256, 64]", "loss.beta=0.7"],
     "mlp latent 8, beta 0.7, 20 epochs, batch 64": OLD + ["loss.beta=0.7", "train.batch_size=64"],
     "mlp latent 8, beta 1, code into encoder too": OLD + ["model.conditioning=both"],
+    # temporal context with the code into the encoder and the cycle term (issue 26, item 3): compact codes' block model
+    # (4 frames side by side, block.yaml's init) at vc.yaml's rate of 8 latent dims per frame, no linear path (a
+    # linear code of the frames would carry the speaker past the bottleneck)
+    "block of 4 frames [512, 256], latent 32 per block, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too": [
+        "model.kind=block", "model.stride=4", "model.segment=64", "model.latent=32", "model.hidden=[512, 256]",
+        "init.scale=0.5"],
     "conv k5 [256, 256], latent 8, beta 1": PLAIN + ["model.kind=conv", "model.hidden=[256, 256]",
                                                     "train.batch_size=512", "loss.beta=1", "train.epochs=40"],
 }
@@ -115,14 +121,14 @@ def main() -> None:
         trained(feat, exp, load_config(RECIPE / "vc.yaml", CELLS[name]), _list(exp / "train.list", ids["train"]),
                 _list(exp / "dev.list", ids["dev"]))
         tm = load_model(exp)
-        trained = time.time() - t0
+        train_s = time.time() - t0
         leak = evaluate(tm, feat, ids["eval"])["speaker_leakage"]
         for s, t in (SPEAKERS, SPEAKERS[::-1]):
             m = _convert(tm, feat, ids["eval"], s, t, exp, "")
             refs[(s, t)] = m
             rows.append([name, f"{s} -> {t}", m["model"]["mcd_db"], m["model"]["mcd_db"] - m["meanstd"]["mcd_db"],
                          m["model"]["f0_rmse_cents"], f"{100 * leak['speaker_accuracy']:.0f}%",
-                         round(trained)])
+                         round(train_s)])
             if args.dev:
                 d = _convert(tm, feat, ids["dev"], s, t, exp, "dev_")
                 rows[-1].insert(4, d["model"]["mcd_db"] - d["meanstd"]["mcd_db"])
