@@ -140,7 +140,7 @@ def test_vc_recipe_on_three_speakers_one_of_them_non_parallel(tmp_path):
     conf.write_text((ROOT / "recipes/vc/conf/vc.yaml").read_text().replace("epochs: 60", "epochs: 2")
                     .replace("hidden: [256, 128]", "hidden: [16]").replace("latent: 8", "latent: 2"))
     r = _run([str(ROOT / "recipes/vc/run.sh"), "--db", str(db), "--conf", str(conf), "--n-dev", "1", "--n-eval", "1",
-              "--nj", "1"], tmp_path)
+              "--nj", "1", "--convert-args", "--gv-postfilter --gv-weight 0.5"], tmp_path)
     work = tmp_path / "data/vc_db"
     assert _ids(work / "lists/eval_low.list") == ["low/arctic_a0006"] and \
         _ids(work / "lists/eval_mid.list") == ["mid/BAC009S0913W0006"]
@@ -167,6 +167,9 @@ def test_vc_recipe_on_three_speakers_one_of_them_non_parallel(tmp_path):
     assert "did not read these sentences" in page and page.count("<audio") == 5
     assert "mid -> low   model" in r.stdout and "high -> low  meanstd" in r.stdout
     assert (exp / "matrix/matrix.png").is_file() and "speaker leakage" in r.stdout
+    for d in directions:  # --convert-args reached every conversion
+        info = json.loads((exp / f"convert_{d[0]}_{d[1]}/convert.json").read_text())
+        assert info["postfilter"]["gv"] is True and info["postfilter"]["gv_weight"] == 0.5, d
 
 
 @pytest.mark.parametrize("layout, why", [({"only": 4}, "one speaker folder with wavs (only)"),
