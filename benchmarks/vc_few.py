@@ -29,7 +29,7 @@ from speechvae.conversion import convert_folder, evaluate_conversion
 from speechvae.reconstruct import load_model
 
 from _common import ROOT, table, trained
-from vc import CELLS, RECIPE, features, split
+from vc import CELLS, RECIPE, _list, features, split
 
 FULL = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
 
@@ -108,12 +108,6 @@ def main() -> None:
     print(table(["model", "system", "DTW MCD dB", "similarity to slt", "similarity to bdl", "nearer slt",
                  "DNSMOS P.808"], q_rows))
     (args.out / "vc_few.json").write_text(json.dumps({"mcd": mcd_rows, "judged": q_rows}, indent=1))
-
-
-def _list(path: Path, ids: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{u}\n" for u in ids))
-    return path
 
 
 if __name__ == "__main__":
