@@ -81,6 +81,11 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
 SPEAKERS = ("bdl", "slt")
 
 
+def cell_folder(out: Path, name: str) -> Path:
+    """The folder of a cell of CELLS under ``out`` (its name up to " (", commas and spaces made safe)."""
+    return out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
+
+
 def split(featdir: Path) -> dict[str, list[str]]:
     """train / dev / eval ids by sentence number: <= 300, 301-350, > 350."""
     out: dict[str, list[str]] = {"train": [], "dev": [], "eval": []}
@@ -116,7 +121,7 @@ def main() -> None:
     print(f"{len(ids['train'])} train / {len(ids['dev'])} dev / {len(ids['eval'])} eval utterances", flush=True)
     rows, refs = [], {}
     for name in args.cells:
-        exp = args.out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
+        exp = cell_folder(args.out, name)
         t0 = time.time()
         trained(feat, exp, load_config(RECIPE / "vc.yaml", CELLS[name]), _list(exp / "train.list", ids["train"]),
                 _list(exp / "dev.list", ids["dev"]))
@@ -147,7 +152,7 @@ def main() -> None:
 
 def quality_table(out: Path, name: str, feat: Path) -> None:
     """The first cell's eval conversions judged beside every reference (see the module docstring)."""
-    exp = out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
+    exp = cell_folder(out, name)
     rows = []
     t0 = time.time()
     for s, t in (SPEAKERS, SPEAKERS[::-1]):

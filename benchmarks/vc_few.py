@@ -29,13 +29,9 @@ from speechvae.conversion import convert_folder, evaluate_conversion
 from speechvae.reconstruct import load_model
 
 from _common import ROOT, table, trained
-from vc import CELLS, RECIPE, _list, features, split
+from vc import CELLS, RECIPE, _list, cell_folder, features, split
 
 FULL = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
-
-
-def folder(out: Path, name: str) -> Path:
-    return out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")  # benchmarks/vc.py's naming
 
 
 def main() -> None:
@@ -66,7 +62,7 @@ def main() -> None:
         print(f"  slt {n}: trained ({time.time() - t0:.0f} s)", flush=True)
         models[n] = exp
     if not args.no_full:
-        full = folder(args.out, FULL)
+        full = cell_folder(args.out, FULL)
         trained(feat, full, cfg, _list(full / "train.list", ids["train"]), _list(full / "dev.list", ids["dev"]))
         models[len(slt_train)] = full
     judged_ids = [u for u in ids["eval"] if u.startswith("bdl/")][: args.judged]

@@ -104,10 +104,10 @@ def main() -> None:
 def unseen(vc_out: Path, two: Path, feat: Path, ids: list[str], jsons: list[Path]) -> None:
     """S0913's eval utterances converted to bdl and slt by a model trained on bdl and slt only (decoder-only
     conditioning, so the encoder needs no code for the source), judged like the three-speaker model's."""
-    from vc import CELLS, RECIPE
+    from vc import CELLS, RECIPE, cell_folder
 
     name = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1"
-    exp = vc_out / name.replace(", ", "_").replace(" ", "-")  # benchmarks/vc.py's folder for the cell
+    exp = cell_folder(vc_out, name)
     t0 = time.time()
     for lst in ("train.list", "dev.list"):
         (exp / lst).parent.mkdir(parents=True, exist_ok=True)

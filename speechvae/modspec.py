@@ -31,6 +31,11 @@ def _stft(mcep_1: np.ndarray) -> np.ndarray:
     return stft(x.T, window="hann", nperseg=SEGMENT, noverlap=SEGMENT // 2, boundary="zeros", padded=True)[2]
 
 
+def _mean_log_power(z: np.ndarray) -> np.ndarray:
+    """``(D, bins, segments)`` STFT -> ``(D, bins)`` mean over segments of the natural log of the power."""
+    return np.log(np.maximum(np.abs(z) ** 2, _FLOOR)).mean(axis=2)
+
+
 def modulation_spectrum(mcep_1: np.ndarray) -> np.ndarray:
     """``(T, D)`` trajectories -> ``(D, SEGMENT // 2 + 1)`` mean log power per modulation-frequency bin.
 
@@ -39,8 +44,7 @@ def modulation_spectrum(mcep_1: np.ndarray) -> np.ndarray:
     >>> modulation_spectrum(x).argmax(axis=1).tolist()   # a sine of 10 (30) cycles per segment peaks in bin 10 (30)
     [10, 30]
     """
-    z = _stft(mcep_1)
-    return np.log(np.maximum(np.abs(z) ** 2, _FLOOR)).mean(axis=2)
+    return _mean_log_power(_stft(mcep_1))
 
 
 def ms_postfilter(mcep_1: np.ndarray, target_ms: np.ndarray, weight: float = 1.0) -> np.ndarray:
@@ -68,8 +72,7 @@ def ms_postfilter(mcep_1: np.ndarray, target_ms: np.ndarray, weight: float = 1.0
     if target_ms.shape != z.shape[:2]:
         raise ValueError(f"modulation spectrum of shape {target_ms.shape}, expected {z.shape[:2]} "
                          f"({x.shape[1]} dims, {SEGMENT}-frame segments)")
-    own = np.log(np.maximum(np.abs(z) ** 2, _FLOOR)).mean(axis=2)
-    gain = np.exp(weight * (target_ms - own) / 2)
+    gain = np.exp(weight * (target_ms - _mean_log_power(z)) / 2)
     gain[:, 0] = 1.0
     y = istft(z * gain[:, :, None], window="hann", nperseg=SEGMENT, noverlap=SEGMENT // 2, boundary=True)[1]
     y = y.T[: len(x)]
