@@ -72,6 +72,16 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
     # temporal context with the code into the encoder and the cycle term (issue 26, item 3): compact codes' block model
     # (4 frames side by side, block.yaml's init) at vc.yaml's rate of 8 latent dims per frame, no linear path (a
     # linear code of the frames would carry the speaker past the bottleneck)
+    # the decoder told the F0 it will be voiced with (issue 26, item 2): each frame's normalised log-F0 and voicing
+    # beside the speaker code (a conversion: the mapped F0)
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder": [
+        "model.prosody=true"],
+    # less speaker in z (issue 26, item 4): vc.yaml plus a speaker classifier on z that the encoder plays against
+    # (models/adversary.py): pushing its posterior toward uniform, or by gradient reversal (crank's)
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, speaker-adversarial 1": [
+        "loss.adversarial=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, gradient-reversal adversary 1": [
+        "loss.adversarial=1", "loss.adversarial_mode=reverse"],
     "block of 4 frames [512, 256], latent 32 per block, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too": [
         "model.kind=block", "model.stride=4", "model.segment=64", "model.latent=32", "model.hidden=[512, 256]",
         "init.scale=0.5"],

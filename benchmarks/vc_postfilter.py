@@ -2,6 +2,7 @@
 on dev sentences.
 
     python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--ms-weights 0.5,1] [--n 15] [--eval] [--three]
+                                       [--cell NAME]
 
 The two-speaker vc.yaml of benchmarks/vc.py (run that first: it trains the model and analyses CMU ARCTIC bdl/slt)
 converts the first --n dev sentences (arctic_a0301...) of each direction with the GV post-filter at each weight
@@ -16,6 +17,8 @@ utterances with the code training uses (checked equal to the stored ones in ever
 scored with the same post-filter settings is not scored again. --three: the three-speaker model of
 benchmarks/vc_many.py (run that first) converting the AISHELL-1 speaker S0913 to bdl and to slt (its 8 dev
 utterances; no parallel recording, so no MCD and a GV ratio against the target's recordings of other sentences).
+--cell: another model of benchmarks/vc.py (a name of its CELLS, trained by it first) in place of vc.yaml, so that
+the model changes of issue 26 are judged as the post-filters are, on the same sentences.
 """
 from __future__ import annotations
 
@@ -80,7 +83,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=15, help="dev sentences per direction")
     ap.add_argument("--eval", action="store_true", help="score the eval sentences (the final table) instead of dev")
     ap.add_argument("--three", action="store_true", help="S0913 -> bdl, slt by benchmarks/vc_many.py's model")
+    ap.add_argument("--cell", help="a model of benchmarks/vc.py's CELLS instead of vc.yaml (two speakers)")
     args = ap.parse_args()
+    label = "vc.yaml"
     part = "eval" if args.eval else "dev"
     if args.three:
         work = ROOT / "data" / "bench" / "vc_many" / "work"
@@ -88,6 +93,11 @@ def main() -> None:
         ids = read_id_list(work / "lists" / f"{part}_S0913.list")
     else:
         exp, feat, pairs = ROOT / "data" / "bench" / "vc" / TWO, ROOT / "data" / "bench" / "arctic_bdl_slt", PAIRS
+        if args.cell:
+            from vc import CELLS, cell_folder
+            if args.cell not in CELLS:
+                raise SystemExit(f"--cell {args.cell!r}: not one of benchmarks/vc.py's cells")
+            exp, label = cell_folder(ROOT / "data" / "bench" / "vc", args.cell), args.cell.split(", ")[-1]
         if args.eval:
             from vc import features, split
             ids = split(features(2))["eval"]
@@ -101,22 +111,22 @@ def main() -> None:
         src = [u for u in ids if u.startswith(s + "/")][: (None if args.eval else args.n)]
         settings = [("GV", float(w)) for w in args.weights.split(",") if w] + \
             [("MS", float(w)) for w in args.ms_weights.split(",") if w]
-        for kind, w in settings:
+        for i, (kind, w) in enumerate(settings):
             out = exp / f"pf_{part}_{'ms' if kind == 'MS' else ''}{w:g}_{s}_{t}"
             flt = with_postfilter(tm, gv=kind == "GV" and w > 0, weight=w if kind == "GV" and w > 0 else None,
                                   ms=kind == "MS", ms_weight=w if kind == "MS" else None)
             m = scored(flt, feat, src, t, out)
             q = m["quality"]["systems"]
-            if w == 0:
-                for name, label in (("none", "no conversion"), ("meanstd", "mean/std matching"),
-                                    ("target_copy", "target copy synthesis")):
+            if i == 0:  # the references beside the first setting (their scores are the same in every folder)
+                for name, ref in (("none", "no conversion"), ("meanstd", "mean/std matching"),
+                                  ("target_copy", "target copy synthesis")):
                     r = m.get(name, {})
-                    rows.append([f"{s} -> {t}", label, r.get("mcd_db", "-"), r.get("mcd_c0_voiced_db", "-"),
+                    rows.append([f"{s} -> {t}", ref, r.get("mcd_db", "-"), r.get("mcd_c0_voiced_db", "-"),
                                  r.get("f0_rmse_cents", "-"), "-", q[name]["similarity_target"],
                                  q[name].get("similarity_source", "-"), q[name]["nearer_target"],
                                  q[name]["dnsmos_p808"]])
             r = m.get("model", {})
-            rows.append([f"{s} -> {t}", f"vc.yaml, {kind} weight {w:g}", r.get("mcd_db", "-"),
+            rows.append([f"{s} -> {t}", f"{label}, {kind} weight {w:g}", r.get("mcd_db", "-"),
                          r.get("mcd_c0_voiced_db", "-"), r.get("f0_rmse_cents", "-"), gv_ratio(out, feat, m["scored"]),
                          q["model"]["similarity_target"], q["model"]["similarity_source"], q["model"]["nearer_target"],
                          q["model"]["dnsmos_p808"]])

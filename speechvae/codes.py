@@ -17,7 +17,6 @@ log-F0 moved to its statistics, as ``speechvae convert`` does: stored codes, con
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -76,9 +75,10 @@ def encode_utterance(tm: TrainedModel, feats: Features, speaker: str | None = No
 
 
 def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter: bool | None = None,
-                     what: str = "code file", speaker: str | None = None) -> Features:
+                     what: str = "code file", speaker: str | None = None, f0: np.ndarray | None = None) -> Features:
     """One code file's arrays -> Features with the model's decoded c1..c39 (as ``reconstruct`` gives), decoded
-    as ``speaker`` by a speaker-conditioned model. F0 as stored."""
+    as ``speaker`` by a speaker-conditioned model. F0 as stored, or ``f0`` (Hz, same frames: a conversion's mapped
+    F0), which a decoder that takes prosody also decodes with."""
     if tm.model.vq is not None:
         if "codes" not in arrays:
             raise StoreError(f"{what}: holds latent means, but this model is a VQ-VAE (needs code indices)")
@@ -90,7 +90,7 @@ def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter
     frames = len(arrays["f0"])
     mcep = np.zeros((frames, int(arrays["order"]) + 1))
     mcep[:, 0] = arrays["c0"]
-    side = Features(f0=arrays["f0"], mcep=mcep, bap=arrays["bap"], power_db=arrays["power_db"], fs=int(arrays["fs"]),
+    side = Features(f0=arrays["f0"] if f0 is None else f0, mcep=mcep, bap=arrays["bap"], power_db=arrays["power_db"], fs=int(arrays["fs"]),
                     frame_period=float(arrays["frame_period"]), alpha=float(arrays["alpha"]),
                     fft_size=int(arrays["fft_size"]))
     check_compatible(side, tm.cfg.analysis, what)
@@ -166,9 +166,9 @@ def decode_folder(tm: TrainedModel, codedir: str | Path, outdir: str | Path, pos
     for r in progress_bar(manifest, desc="decode", unit="utt", enabled=progress):
         path = code_path(codedir, r["utt_id"])
         own = r["speaker"] if tm.conditioned else None
-        f = decode_utterance(tm, load_npz(path), postfilter, str(path), speaker or own)
-        if speaker is not None:
-            f = dataclasses.replace(f, f0=f0_map(f.f0, stats[own], stats[speaker]))
+        arrays = load_npz(path)
+        f0 = None if speaker is None else f0_map(arrays["f0"], stats[own], stats[speaker])
+        f = decode_utterance(tm, arrays, postfilter, str(path), speaker or own, f0)
         f.save(feature_path(outdir, r["utt_id"]))
         rows.append({**r, "speaker": speaker or r["speaker"], "path": str(path)})
     write_manifest(outdir, rows)

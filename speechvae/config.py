@@ -68,6 +68,10 @@ class ModelConfig:
     # training utterances' speakers (its order fixes the one-hot) and saved with the checkpoint
     conditioning: str = "none"
     speakers: tuple[str, ...] = ()
+    # the decoder also takes each frame's log-F0 (normalised by the training set's voiced log-F0 mean/std; 0 when
+    # unvoiced) and voicing (0/1): a conversion decodes with the F0 it will be voiced with (after the F0 map), so the
+    # decoder need not guess the envelope's dependence on F0 (crank, CycleVAE-VC). Frame-wise mlp only
+    prosody: bool = False
 
     @property
     def speaker_inputs(self) -> tuple[int, int]:
@@ -96,6 +100,12 @@ class LossConfig:
     # speaker-conditioned models: weight of the cycle term (CycleVAE): each batch is also decoded as another
     # speaker, re-encoded, and decoded back as its own; the NLL of that round trip + beta * its KL is added
     cycle: float = 0.0
+    # speaker-conditioned models: weight of the speaker-adversarial term (models/adversary.py): a classifier learns the
+    # speaker from z, the encoder gets its gradient reversed times this weight (0: no classifier)
+    adversarial: float = 0.0
+    # how the encoder plays against it: "confusion" (the encoder pushes the classifier's posterior toward uniform,
+    # through the classifier held fixed) or "reverse" (gradient reversal of the classifier's own cross-entropy)
+    adversarial_mode: str = "confusion"
 
 
 @dataclass(frozen=True)
@@ -321,12 +331,17 @@ def validate(cfg: Config) -> None:
          "model.quantizer=product needs model.latent divisible by model.codebooks"),
         (0 < cfg.model.vq_decay < 1, "model.vq_decay must be in (0, 1)"),
         (cfg.model.conditioning in ("none", "decoder", "both"), "model.conditioning must be none, decoder or both"),
+        (not cfg.model.prosody or cfg.model.kind == "mlp", "model.prosody: an option of the frame-wise mlp model"),
         (len(set(cfg.model.speakers)) == len(cfg.model.speakers), "model.speakers: each speaker once"),
         (cfg.loss.commitment >= 0, "loss.commitment must be >= 0"),
         (cfg.loss.cycle >= 0, "loss.cycle must be >= 0"),
         (cfg.loss.cycle == 0 or cfg.model.conditioning != "none",
          "loss.cycle needs a speaker-conditioned model (model.conditioning decoder or both)"),
         (cfg.loss.cycle == 0 or cfg.model.quantizer == "none", "loss.cycle: not for a VQ-VAE"),
+        (cfg.loss.adversarial >= 0, "loss.adversarial must be >= 0"),
+        (cfg.loss.adversarial_mode in ("confusion", "reverse"), "loss.adversarial_mode must be confusion or reverse"),
+        (cfg.loss.adversarial == 0 or cfg.model.conditioning != "none",
+         "loss.adversarial needs a speaker-conditioned model (model.conditioning decoder or both)"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),

@@ -146,12 +146,13 @@ def convert(tm, feats: Features, src: str | None, tgt: str, src_stats: Stats) ->
     """``feats`` of speaker ``src`` converted to ``tgt`` by the speaker-conditioned model ``tm``
     (:class:`speechvae.reconstruct.TrainedModel`): c1..c39 decoded from the posterior mean with ``tgt``'s code
     (``src`` goes to the encoder of a ``both``-conditioned model), F0 mapped with ``src_stats`` and the
-    target's statistics from the checkpoint; c0 and aperiodicity kept. Same frames as ``feats``."""
+    target's statistics from the checkpoint; c0 and aperiodicity kept. Same frames as ``feats``. A decoder that
+    takes prosody (``model.prosody``) decodes with the mapped F0, the one the conversion is voiced with."""
     from .reconstruct import encode, with_latents
 
     mu, _ = encode(tm, feats, src)
-    out = with_latents(tm, feats, mu, speaker=tgt)
-    return dataclasses.replace(out, f0=f0_map(feats.f0, src_stats, tm.checkpoint.speaker_stats[tgt]))
+    mapped = dataclasses.replace(feats, f0=f0_map(feats.f0, src_stats, tm.checkpoint.speaker_stats[tgt]))
+    return with_latents(tm, mapped, mu, speaker=tgt)
 
 
 def convert_folder(tm, featdir: str | Path, utt_ids: list[str], tgt: str, outdir: str | Path, *, wav: bool = True,

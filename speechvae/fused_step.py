@@ -36,6 +36,10 @@ def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0) -> str |
         return "free bits"
     if cycle > 0:
         return "the cycle term"
+    if model.n_prosody_inputs:
+        return "prosody into the decoder"
+    if model.adversary is not None:
+        return "the speaker-adversarial term"
     return None
 
 

@@ -35,9 +35,10 @@ def envelope_db(tm: TrainedModel, mcep_1: np.ndarray, c0: float) -> tuple[np.nda
 @torch.no_grad()
 def decode_points(tm: TrainedModel, z: np.ndarray) -> np.ndarray:
     """Latent vectors ``(N, latent)``, each decoded on its own -> c1..c39 ``(N, 39)`` (a temporal model's
-    ``stride`` frames per vector: the middle one)."""
+    ``stride`` frames per vector: the middle one; a decoder that takes prosody: voiced at the training mean F0)."""
     zt = np.asarray(z, dtype=np.float32)[:, None, :]  # N sequences of one latent vector
-    mean, _ = tm.model.decode(torch.as_tensor(zt, device=tm.device))
+    pros = torch.tensor([[[0.0, 1.0]]], device=tm.device).expand(len(zt), 1, 2) if tm.model.n_prosody_inputs else None
+    mean, _ = tm.model.decode(torch.as_tensor(zt, device=tm.device), pros=pros)
     mid = mean[:, tm.model.stride // 2].cpu().numpy().astype(np.float64)
     return tm.checkpoint.stats.denormalize(mid, tm.cfg.model.scaling)
 

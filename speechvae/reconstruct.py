@@ -45,6 +45,20 @@ class TrainedModel:
                              "say which speaker")
         return torch.full((1, steps), self.checkpoint.speaker_index(speaker), dtype=torch.long, device=self.device)
 
+    def prosody(self, f0: np.ndarray | None, steps: int) -> torch.Tensor | None:
+        """``(1, steps, 2)`` prosody inputs of ``f0`` (Hz, padded with unvoiced frames to ``steps``) when the
+        decoder takes them (``model.prosody``), else None; refuses a missing F0 there."""
+        if not self.model.n_prosody_inputs:
+            return None
+        if f0 is None:
+            raise ValueError("this model's decoder takes F0 (model.prosody): give the F0 to decode with")
+        from .prosody import prosody_inputs
+
+        p = np.zeros((steps, 2), dtype=np.float32)
+        n = min(steps, len(f0))
+        p[:n] = prosody_inputs(np.asarray(f0)[:n], self.checkpoint.stats)
+        return torch.from_numpy(p)[None].to(self.device)
+
 
 def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
     """An experiment folder or checkpoint file -> model in eval mode with its config and stats."""
@@ -148,11 +162,13 @@ def _require_vq(tm: TrainedModel):
 
 
 @torch.no_grad()
-def decode(tm: TrainedModel, z: np.ndarray, frames: int | None = None, speaker: str | None = None) -> np.ndarray:
+def decode(tm: TrainedModel, z: np.ndarray, frames: int | None = None, speaker: str | None = None,
+           f0: np.ndarray | None = None) -> np.ndarray:
     """Latents ``(T', latent)`` -> denormalised c1..c39 ``(T' * stride, 39)`` (decoder mean), cut to
-    ``frames`` when given; a speaker-conditioned model decodes them as ``speaker``."""
+    ``frames`` when given; a speaker-conditioned model decodes them as ``speaker``, a decoder that takes prosody
+    (``model.prosody``) with ``f0 (T',)`` in Hz (the F0 the frames will be voiced with)."""
     mean, _ = tm.model.decode(torch.as_tensor(z, dtype=torch.float32, device=tm.device)[None], None,
-                              tm.speaker_ids(speaker, len(z), 1))
+                              tm.speaker_ids(speaker, len(z), 1), tm.prosody(f0, len(z)))
     mean = mean[0, :frames].cpu().numpy().astype(np.float64)
     return tm.checkpoint.stats.denormalize(mean, tm.cfg.model.scaling)
 
@@ -169,9 +185,10 @@ def heldout_nll(tm: TrainedModel, featdir, utt_ids: list[str], k: int, seed: int
     spk = utterance_speakers(featdir) if tm.conditioned else {}
     total, frames = 0.0, 0
     for u in utt_ids:
-        x = model_input(tm, Features.load(feature_path(featdir, u)))
+        f = Features.load(feature_path(featdir, u))
+        x = model_input(tm, f)
         s = tm.speaker_ids(spk.get(u), x.shape[1], 1)  # a conditioned decoder: its speaker on every frame
-        total += float(iw_log_likelihood(tm.model, x, k, g, s)) * x.shape[1]
+        total += float(iw_log_likelihood(tm.model, x, k, g, s, tm.prosody(f.f0, x.shape[1]))) * x.shape[1]
         frames += x.shape[1]
     scale = tm.checkpoint.stats.scale(tm.cfg.model.scaling)
     nll = -total / frames + float(np.sum(np.log(scale)))
@@ -197,8 +214,9 @@ def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: b
     """``feats`` with c1..c39 replaced by the decode of latents ``z (T', latent)`` (cut to ``feats.frames``; as
     ``speaker`` for a conditioned model), modulation-spectrum post-filtered when the model's ``postfilter.ms``, then
     GV post-filtered when ``postfilter`` (None: the model's ``postfilter.gv``), toward the training set's statistics
-    (a conditioned model: ``speaker``'s); c0, F0 and aperiodicity kept."""
-    rec = decode(tm, z, feats.frames, speaker)
+    (a conditioned model: ``speaker``'s); c0, F0 and aperiodicity kept (a decoder that takes prosody decodes with
+    ``feats.f0``)."""
+    rec = decode(tm, z, feats.frames, speaker, feats.f0)
     stats = tm.checkpoint.speaker_stats.get(speaker, tm.checkpoint.stats)
     pf = tm.cfg.postfilter
     if pf.ms:

@@ -28,6 +28,7 @@ from . import fused_step
 from .framestore import FrameStore, pack
 from .models import build, count_parameters, cycle_terms, init_weights, loss_terms, objective
 from .console import progress_bar
+from .prosody import SpeakerF0Map, prosody_inputs
 from .stats import Stats
 from .store import remove_stale_tmp, write_csv, write_json
 
@@ -92,6 +93,17 @@ class Data:
     train_spk: torch.Tensor | None = None
     valid_spk: torch.Tensor | None = None
     probe_spk: torch.Tensor | None = None
+    # prosody of every frame (N, 2) and the speakers' F0 map, for a decoder with model.prosody
+    train_pros: torch.Tensor | None = None
+    valid_pros: torch.Tensor | None = None
+    probe_pros: torch.Tensor | None = None
+    f0map: SpeakerF0Map | None = None
+
+
+def frame_prosody(featdir: str | Path, utt_ids: list[str], stats: Stats) -> np.ndarray:
+    """``(N, 2)`` float32: :func:`speechvae.prosody.prosody_inputs` of every frame of ``utt_ids`` concatenated (the
+    frame order of :func:`load_frames`)."""
+    return np.concatenate([prosody_inputs(Features.load(feature_path(featdir, u)).f0, stats) for u in utt_ids])
 
 
 def frame_speakers(featdir: str | Path, utt_ids: list[str], names: tuple[str, ...]) -> np.ndarray:
@@ -116,9 +128,10 @@ def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None
 
 
 def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device, tr: list[str],
-                 va: list[str], expdir: str | Path | None = None) -> Data:
+                 va: list[str], expdir: str | Path | None = None, speaker_stats: dict[str, Stats] | None = None) -> Data:
     """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``; training
-    frames above ``train.max_memory_mb`` are packed into ``expdir/frames`` and streamed (:mod:`.framestore`)."""
+    frames above ``train.max_memory_mb`` are packed into ``expdir/frames`` and streamed (:mod:`.framestore`).
+    With ``model.prosody`` also every frame's prosody, and the F0 map between ``speaker_stats``' speakers."""
     log.info("train: %d utterances, valid: %d utterances", len(tr), len(va))
     frames = {r["utt_id"]: r["frames"] for r in read_manifest(featdir)}
     megabytes = sum(frames[u] for u in tr) * len(stats.mcep_mean) * 4 / 1e6
@@ -148,6 +161,12 @@ def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.d
         data.train_spk = spk
         data.valid_spk = torch.from_numpy(frame_speakers(featdir, va, cfg.model.speakers)).to(device)
         data.probe_spk = spk[pick.to(device)] if cfg.model.kind == "mlp" else spk[start:stop]
+    if cfg.model.prosody:  # 8 bytes a frame, in memory like the speakers (the model is frame-wise: probe drawn)
+        data.train_pros = torch.from_numpy(frame_prosody(featdir, tr, stats)).to(device)
+        data.valid_pros = torch.from_numpy(frame_prosody(featdir, va, stats)).to(device)
+        data.probe_pros = data.train_pros[pick.to(device)]
+        if speaker_stats:
+            data.f0map = SpeakerF0Map(stats, speaker_stats, cfg.model.speakers, device)
     return data
 
 
@@ -204,9 +223,11 @@ def batches(x: torch.Tensor, segment: int, batch_frames: int, g: torch.Generator
 
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Tensor | FrameStore", cfg: Config,
-                epoch: int, beta: float, spk: torch.Tensor | None = None) -> dict:
+                epoch: int, beta: float, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
+                f0map: SpeakerF0Map | None = None) -> dict:
     """One pass over ``x`` (N, D) in shuffled batches (a frame store: block by block; ``spk (N,)`` the frames'
-    speakers for a conditioned model); returns mean loss terms per frame (and, for a VQ-VAE, the commitment
+    speakers for a conditioned model; ``pros (N, 2)`` their prosody and ``f0map`` the speakers' F0 map for a
+    decoder with model.prosody); returns mean loss terms per frame (and, for a VQ-VAE, the commitment
     term and codebook use over the epoch)."""
     model.train()
     device = next(model.parameters()).device
@@ -215,20 +236,23 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
-    total = torch.zeros(5, dtype=torch.float64, device=device)
+    total = torch.zeros(7, dtype=torch.float64, device=device)
     if torch.is_tensor(x):
-        total += _train_block(model, opt, x, cfg, beta, g, spk)
+        total += _train_block(model, opt, x, cfg, beta, g, spk, pros, f0map)
     else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
         for a, b in x.blocks(g, cfg.train.block_frames):
             xs = torch.from_numpy(x.read(a, b)).to(device)
-            total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b])
+            total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b],
+                                  None if pros is None else pros[a:b], f0map)
             del xs
-    rec, kl, commit, cycle, frames = total.tolist()
+    rec, kl, commit, cycle, frames, adv, right = total.tolist()
     rec, kl, commit, cycle = rec / frames, kl / frames, commit / frames, cycle / frames
     row = {"train_loss": rec + (cfg.loss.commitment * commit if vq is not None else beta * kl), "train_recon": rec,
            "train_kl": kl}
     if cfg.loss.cycle > 0:
         row["train_cycle"] = cycle  # NLL of the round trip through another speaker, nats per frame
+    if model.adversary is not None:  # the speaker classifier on z: ln(speakers) nats and chance accuracy = no speaker
+        row["train_adv_ce"], row["train_adv_acc"] = adv / frames, right / frames
     if vq is not None:
         row["train_commit"] = commit
         row.update(codebook_columns(vq.usage_stats()))
@@ -236,33 +260,40 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
 
 
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
-                 g: torch.Generator, spk: torch.Tensor | None = None) -> torch.Tensor:
+                 g: torch.Generator, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
+                 f0map: SpeakerF0Map | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
-    commitment sum, cycle NLL sum, frames]`` over the block, left on the device (one host sync per epoch, not
+    commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames classified right]`` over the block, left on the device (one host sync per epoch, not
     per batch)."""
     if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle) is None:
         return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
-    total = torch.zeros(5, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
-    cycle = torch.zeros((), device=x.device)
+    total = torch.zeros(7, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
+    cycle = adv = right = torch.zeros((), device=x.device)
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
                                                             generator=g, device=x.device)
         sb = None if spk is None else spk[idx]
-        out = model(xb, eps, sb)
+        pb = None if pros is None else pros[idx]
+        out = model(xb, eps, sb, pb)
         terms = loss_terms(xb, out, model.stride)
         loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
         if cfg.loss.cycle > 0:
-            cycle, kl2 = cycle_terms(model, xb, out.z, sb, other_speakers(sb[:, :: model.stride], len(cfg.model.speakers), g),
-                                     torch.randn(eps.shape, generator=g, device=x.device))
+            other = other_speakers(sb[:, :: model.stride], len(cfg.model.speakers), g)
+            cycle, kl2 = cycle_terms(model, xb, out.z, sb, other, torch.randn(eps.shape, generator=g, device=x.device),
+                                     pb, None if pb is None else f0map(pb, sb, other))
             loss = loss + cfg.loss.cycle * (cycle.mean() + beta * kl2.mean() / model.stride)
+        if model.adversary is not None:  # the classifier at full rate; the encoder reversed, times the weight
+            adv, confuse, right = model.adversary.loss(out.mu, sb[:, :: model.stride], cfg.loss.adversarial,
+                                                       cfg.loss.adversarial_mode)
+            loss = loss + adv + confuse
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
             n = float(xb.shape[0] * xb.shape[1])
             total += torch.stack([terms.recon.sum(), terms.kl.sum(), terms.commit_per_frame.to(x.device) * n,
-                                  cycle.sum(), torch.tensor(n, device=x.device)]).double()
+                                  cycle.sum(), torch.tensor(n, device=x.device), adv * n, right * model.stride]).double()
     return total
 
 
@@ -286,7 +317,7 @@ def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: 
         rec += r
         kl += k
     zero = torch.zeros((), dtype=torch.float64, device=x.device)
-    return torch.stack([rec, kl, zero, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)])
+    return torch.stack([rec, kl, zero, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device), zero, zero])
 
 
 def codebook_columns(u: dict) -> dict:
@@ -306,18 +337,20 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
     through them in chunks of VALID_CHUNK_FRAMES."""
     model.eval()
     x, spk = as_sequence(data.valid, model.stride), as_sequence(data.valid_spk, model.stride)
+    pros = as_sequence(data.valid_pros, model.stride)
     g = torch.Generator(device=x.device).manual_seed(cfg.train.seed + 7_919)
     noise = None if model.vq is not None else torch.randn(1, x.shape[1] // model.stride, cfg.model.latent,
                                                           generator=g, device=x.device)
     # a frame-wise model goes through in chunks (the same numbers, memory flat in the held-out set's size: whole,
     # 100 ARCTIC utterances cost 0.5 GB of activations); a temporal model sees the joined sequence at once
     chunk = VALID_CHUNK_FRAMES if model.segment == 1 and model.stride == 1 else x.shape[1]
-    acc = dict.fromkeys(("recon", "kl", "kl_dim", "commit", "mcd", "mu", "sigma", "latents"), 0.0)
+    acc = dict.fromkeys(("recon", "kl", "kl_dim", "commit", "mcd", "mu", "sigma", "latents", "adv_right"), 0.0)
     for a in range(0, x.shape[1], chunk):
         xs, ss = x[:, a:a + chunk], None if spk is None else spk[:, a:a + chunk]
-        out = model(xs, None if noise is None else noise[:, a // model.stride:(a + chunk) // model.stride], ss)
+        ps = None if pros is None else pros[:, a:a + chunk]
+        out = model(xs, None if noise is None else noise[:, a // model.stride:(a + chunk) // model.stride], ss, ps)
         terms = loss_terms(xs, out, model.stride)
-        mean_out = model(xs, spk=ss) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise)
+        mean_out = model(xs, spk=ss, pros=ps) if model.vq is None else out  # z = mu (a VQ-VAE's forward has no noise)
         err = (xs - mean_out.x_mean) * data.std
         n, latents = xs.shape[1], out.mu.shape[1]
         acc["recon"] += terms.recon.sum()
@@ -328,12 +361,15 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
         acc["mu"] += out.mu.sum()
         acc["sigma"] += torch.exp(0.5 * out.logvar).sum() if out.logvar is not None else 0.0
         acc["latents"] += latents
+        if model.adversary is not None:
+            acc["adv_right"] += model.adversary.loss(mean_out.mu, ss[:, :: model.stride], 0.0)[2]
     frames = x.shape[1]
     recon, kl, commit = (float(acc[k]) / frames for k in ("recon", "kl", "commit"))
     kl_per_dim = acc["kl_dim"] / acc["latents"]
     mcd = float(acc["mcd"]) / frames
     mu_count = acc["latents"] * cfg.model.latent
-    probe = model(as_sequence(data.probe, model.stride), spk=as_sequence(data.probe_spk, model.stride))
+    probe = model(as_sequence(data.probe, model.stride), spk=as_sequence(data.probe_spk, model.stride),
+                  pros=as_sequence(data.probe_pros, model.stride))
     dead = [float((h.flatten(0, -2).amax(dim=0) <= 0).float().mean()) for h in probe.hidden]
     row = {
         "valid_loss": recon + beta * kl,
@@ -346,6 +382,8 @@ def evaluate_epoch(model: torch.nn.Module, data: Data, cfg: Config, beta: float)
         "active_dims": (int((kl_per_dim * model.stride > ACTIVE_KL_NATS).sum()) if model.vq is None
                         else cfg.model.latent),
     }
+    if model.adversary is not None:  # how well the training-time speaker classifier still reads held-out z
+        row["valid_adv_acc"] = float(acc["adv_right"]) / acc["latents"]
     if model.vq is not None:
         row["valid_loss"] = recon + cfg.loss.commitment * commit
         row["valid_commit"] = commit
@@ -417,7 +455,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     else:
         stats = stats_for(featdir, tr)
         log.info("normalisation stats over the %d training utterances (%d frames)", stats.utterances, stats.frames)
-    data = prepare_data(featdir, cfg, stats, device, tr, va, expdir)
+    data = prepare_data(featdir, cfg, stats, device, tr, va, expdir, speaker_stats)
     model = build_model(cfg, data.train.shape[1], device)
     opt = make_optimizer(model, cfg)
     if ck is not None:
@@ -447,7 +485,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
             row["lr"] = lr_at(cfg, epoch)
             for group in opt.param_groups:
                 group["lr"] = row["lr"]
-        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta, data.train_spk))
+        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta, data.train_spk, data.train_pros, data.f0map))
         row.update(evaluate_epoch(model, data, cfg, beta))
         row["elapsed_s"] = elapsed0 + time.perf_counter() - t0
         if not all(math.isfinite(v) for v in row.values()):

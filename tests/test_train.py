@@ -100,8 +100,8 @@ def test_divergence_stops_with_advice_and_keeps_last_good_checkpoint(featdir, tm
     good = (tmp_path / "e" / "checkpoint.pt").read_bytes()
     real = train_mod.train_epoch
 
-    def exploding(model, opt, x, cfg, epoch, beta, spk=None):
-        row = real(model, opt, x, cfg, epoch, beta, spk)
+    def exploding(model, opt, x, cfg, epoch, beta, *conditions):
+        row = real(model, opt, x, cfg, epoch, beta, *conditions)
         return {**row, "train_loss": float("nan")} if epoch == 3 else row
 
     monkeypatch.setattr(train_mod, "train_epoch", exploding)
@@ -289,6 +289,11 @@ def test_hand_written_step_trains_like_autograd(featdir, tmp_path):
     for key, why in (("model.residual", "residual layers"), ("model.norm", "normalisation layers")):
         other = train_mod.build_model(_cfg(**{key: True if key == "model.residual" else "layer"}), 39, "cpu")
         assert unsupported(other, 0.0) == why
+    pros = train_mod.build_model(_cfg(**{"model.prosody": True}), 39, "cpu")
+    assert unsupported(pros, 0.0) == "prosody into the decoder"
+    adv = train_mod.build_model(_cfg(**{"model.conditioning": "decoder", "model.speakers": ["a", "b"],
+                                        "loss.adversarial": 1.0}), 39, "cpu")
+    assert unsupported(adv, 0.0) == "the speaker-adversarial term"
 
 
 def test_logged_training_kl_is_per_frame_for_a_strided_model():

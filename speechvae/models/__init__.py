@@ -3,8 +3,9 @@
 Every model maps normalised mel-cepstrum sequences ``x (B, T, D)`` to a diagonal Gaussian posterior
 over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)``:
 
-- ``encode(x, hidden=None, spk=None) -> (mu, logvar)``; ``decode(z, hidden=None, spk=None) -> (x_mean, x_logvar)``
-- ``forward(x, eps=None, spk=None) -> VAEOutput`` (``eps=None``: z = mu)
+- ``encode(x, hidden=None, spk=None) -> (mu, logvar)``; ``decode(z, hidden=None, spk=None, pros=None) -> (x_mean,
+  x_logvar)``
+- ``forward(x, eps=None, spk=None, pros=None) -> VAEOutput`` (``eps=None``: z = mu)
 - ``layers()``: the weight layers :func:`init_weights` draws; ``stride``: frames per latent vector;
   ``segment``: frames per training example (1 for a frame-wise model)
 
@@ -12,7 +13,8 @@ over latents ``(B, T / stride, latent)`` and decodes latents back to ``(B, T, D)
 convolutions over time, :mod:`.conv`) or ``block`` (an MLP on ``stride`` stacked frames, :mod:`.block`). A
 speaker-conditioned model (``model.conditioning`` decoder or both) also takes ``spk``: integer speaker indices
 per frame ``(B, T)`` for ``forward`` and ``encode``, per latent vector ``(B, T')`` for ``decode``, fed as a
-one-hot beside the layer's input. The loss is the same for all: per-frame Gaussian NLL (0.5 log 2 pi included)
+one-hot beside the layer's input. A decoder with ``model.prosody`` also takes ``pros (B, T, 2)``: each frame's
+normalised log-F0 and voicing (:mod:`speechvae.prosody`). The loss is the same for all: per-frame Gaussian NLL (0.5 log 2 pi included)
 plus beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
 
 With ``cfg.model.quantizer`` residual or product, the same model is a VQ-VAE: the encoder's mean goes
@@ -87,16 +89,28 @@ class SpectralVAE(nn.Module):
     stride = 1  # frames per latent vector
     segment = 1  # frames per training example
     n_speaker_inputs = (0, 0)  # one-hot speaker channels into the (encoder, decoder)
+    n_prosody_inputs = 0  # per-frame log-F0 and voicing channels into the decoder (model.prosody: 2)
 
-    def with_speaker(self, h: torch.Tensor, spk: torch.Tensor | None, side: int) -> torch.Tensor:
+    def with_speaker(self, h: torch.Tensor, spk: torch.Tensor | None, side: int,
+                     pros: torch.Tensor | None = None) -> torch.Tensor:
         """``h (B, T, C)`` with the one-hot of ``spk (B, T)`` appended when the encoder (side 0) or decoder (1)
-        is speaker-conditioned; refuses a conditioned model called without speakers."""
+        is speaker-conditioned, and on the decoder side ``pros (B, T, 2)`` when it takes prosody; refuses a
+        conditioned model called without speakers or prosody."""
         n = self.n_speaker_inputs[side]
-        if n == 0:
-            return h
-        if spk is None:
-            raise ValueError("this model is speaker-conditioned: give the speaker of every frame")
-        return torch.cat([h, nn.functional.one_hot(spk.long(), n).to(h.dtype)], dim=-1)
+        if n:
+            if spk is None:
+                raise ValueError("this model is speaker-conditioned: give the speaker of every frame")
+            h = torch.cat([h, nn.functional.one_hot(spk.long(), n).to(h.dtype)], dim=-1)
+        if side == 1 and self.n_prosody_inputs:
+            if pros is None:
+                raise ValueError("this model's decoder takes prosody (model.prosody): give every frame's F0")
+            h = torch.cat([h, pros.to(h.dtype)], dim=-1)
+        return h
+
+    @property
+    def adversary(self):
+        """The :class:`.adversary.SpeakerAdversary` of a model trained with ``loss.adversarial``, else None."""
+        return self._modules.get("speaker_adversary")
 
     @property
     def vq(self):
@@ -108,9 +122,11 @@ class SpectralVAE(nn.Module):
         """A VQ-VAE's exact rate: codebooks x log2 entries per latent vector, over its ``stride`` frames."""
         return self.vq.bits / self.stride if self.vq is not None else None
 
-    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None, spk: torch.Tensor | None = None) -> VAEOutput:
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None, spk: torch.Tensor | None = None,
+                pros: torch.Tensor | None = None) -> VAEOutput:
         """Encode, draw ``z = mu + sigma * eps`` (``eps=None``: z = mu) or quantise (VQ), decode (``spk (B, T)``:
-        the speaker of each frame, for a speaker-conditioned model; the decoder takes each latent vector's first)."""
+        the speaker of each frame, for a speaker-conditioned model; the decoder takes each latent vector's first;
+        ``pros (B, T, 2)``: each frame's prosody, for a decoder that takes it)."""
         hidden: list[torch.Tensor] = []
         mu, logvar = self.encode(x, hidden, spk)
         codes = commit = None
@@ -118,7 +134,7 @@ class SpectralVAE(nn.Module):
             z, codes, commit = self.vq(mu)
         else:
             z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
-        x_mean, x_logvar = self.decode(z, hidden, None if spk is None else spk[:, :: self.stride])
+        x_mean, x_logvar = self.decode(z, hidden, None if spk is None else spk[:, :: self.stride], pros)
         return VAEOutput(mu, logvar, z, x_mean, x_logvar, hidden, codes, commit)
 
     def layers(self) -> list[nn.Module]:
@@ -143,6 +159,11 @@ def build(cfg: Config, dim: int) -> nn.Module:
     if m.quantizer != "none":
         from .vq import Quantizer
         model.quantizer = Quantizer(m.latent, m.codebooks, m.codebook_size, m.quantizer, m.vq_decay)
+    if cfg.loss.adversarial > 0:
+        if len(m.speakers) < 2:
+            raise ValueError("loss.adversarial tells speakers apart: it needs two or more (model.speakers)")
+        from .adversary import SpeakerAdversary
+        model.speaker_adversary = SpeakerAdversary(m.latent, len(m.speakers))
     return model
 
 
@@ -220,19 +241,22 @@ def loss_terms(x: torch.Tensor, out: VAEOutput, stride: int = 1) -> LossTerms:
 
 
 def cycle_terms(model: nn.Module, x: torch.Tensor, z: torch.Tensor, spk: torch.Tensor, other: torch.Tensor,
-                eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                eps: torch.Tensor, pros: torch.Tensor | None = None,
+                pros_other: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The round trip of CycleVAE voice conversion (Tobing et al., Interspeech 2019), for a speaker-conditioned
     model: the latents ``z (B, T', latent)`` of ``x (B, T, D)`` decoded as speakers ``other (B, T')`` (one per
     latent vector), that conversion re-encoded, a draw ``z' = mu' + sigma' * eps`` decoded as the frames' own
     speakers ``spk (B, T)``. Returns the Gaussian NLL of ``x`` under the round trip ``(B, T)`` (nats per frame,
-    as :func:`loss_terms`) and the KL of the conversion's posterior ``(B, T')``.
+    as :func:`loss_terms`) and the KL of the conversion's posterior ``(B, T')``. A decoder that takes prosody
+    decodes the conversion with ``pros_other`` (the frames' F0 mapped to the other speakers) and the way back
+    with the frames' own ``pros``.
 
     Why: the plain VAE only ever decodes z with its own speaker, so nothing in its loss asks a conversion to
     carry the content; the round trip does, and it penalises speaker detail left in z (it would be decoded
     twice). No parallel data is used: the reference is the input itself."""
-    conv, _ = model.decode(z, None, other)
+    conv, _ = model.decode(z, None, other, pros_other)
     mu2, logvar2 = model.encode(conv, None, other.repeat_interleave(model.stride, dim=1))
-    back, lv = model.decode(mu2 + torch.exp(0.5 * logvar2) * eps, None, spk[:, :: model.stride])
+    back, lv = model.decode(mu2 + torch.exp(0.5 * logvar2) * eps, None, spk[:, :: model.stride], pros)
     recon = 0.5 * (((x - back) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=-1)
     return recon, gaussian_kl(mu2, logvar2).sum(dim=-1)
 
@@ -248,10 +272,11 @@ def objective(terms: LossTerms, beta: float, free_bits: float = 0.0, commitment:
 
 @torch.no_grad()
 def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                      spk: torch.Tensor | None = None) -> torch.Tensor:
+                      spk: torch.Tensor | None = None, pros: torch.Tensor | None = None) -> torch.Tensor:
     """Importance-weighted lower bound of log p(x) (Burda et al. 2016) with ``k`` posterior samples, in
     nats per frame of ``x (B, T, D)`` in the model's normalised space: a scalar (mean over frames).
-    K = 1 is the ELBO; the bound tightens as K grows. ``spk (B, T)``: a speaker-conditioned model's speakers."""
+    K = 1 is the ELBO; the bound tightens as K grows. ``spk (B, T)``: a speaker-conditioned model's speakers;
+    ``pros (B, T, 2)``: the frames' prosody, for a decoder that takes it."""
     if model.vq is not None:
         raise ValueError("a VQ-VAE has no posterior to sample: its rate is the code's bits (no NLL estimate)")
     mu, logvar = model.encode(x, None, spk)
@@ -260,7 +285,7 @@ def iw_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, generator: torc
     for _ in range(k):
         eps = torch.randn(mu.shape, generator=generator, device=x.device, dtype=x.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
-        mean, lv = model.decode(z, None, dec_spk)
+        mean, lv = model.decode(z, None, dec_spk, pros)
         log_px = -0.5 * (((x - mean) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=(1, 2))
         log_pz = -0.5 * (z**2 + LOG_2PI).sum(dim=(1, 2))
         log_qz = -0.5 * (eps**2 + logvar + LOG_2PI).sum(dim=(1, 2))

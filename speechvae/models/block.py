@@ -41,7 +41,8 @@ class BlockVAE(SpectralVAE):
         mu = self.enc_mu(a) + (self.enc_lin(h) if self.enc_lin is not None else 0.0)
         return mu, None if self.enc_logvar is None else self.enc_logvar(a)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None,
+               pros: None = None):  # model.prosody is the frame-wise mlp's (the config refuses it here)
         h = self.with_speaker(z, spk, 1)
         a = relu_layers(h, self.dec, hidden)
         mean = self.dec_mean(a) + (self.dec_lin(h) if self.dec_lin is not None else 0.0)

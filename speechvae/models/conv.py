@@ -44,6 +44,7 @@ class ConvVAE(SpectralVAE):
         h = self._run(self.enc, self.with_speaker(x, spk, 0).transpose(1, 2), hidden)  # (B, C, T / s)
         return self.enc_mu(h).transpose(1, 2), None if self.enc_logvar is None else self.enc_logvar(h).transpose(1, 2)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
+    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None,
+               pros: None = None):  # model.prosody is the frame-wise mlp's (the config refuses it here)
         h = self._run(self.dec, self.with_speaker(z, spk, 1).transpose(1, 2), hidden)  # (B, C, T)
         return self.dec_mean(h).transpose(1, 2), self.var(h.transpose(1, 2))

@@ -32,7 +32,8 @@ class MLPVAE(SpectralVAE):
         super().__init__()
         n_enc, n_dec = self.n_speaker_inputs = cfg.speaker_inputs
         enc_sizes = [dim + n_enc, *cfg.hidden]
-        dec_sizes = [cfg.latent + n_dec, *reversed(cfg.hidden)]
+        self.n_prosody_inputs = 2 if cfg.prosody else 0  # log-F0 and voicing of each frame
+        dec_sizes = [cfg.latent + n_dec + self.n_prosody_inputs, *reversed(cfg.hidden)]
         self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc_sizes[:-1], enc_sizes[1:]))
         self.enc_mu = nn.Linear(enc_sizes[-1], cfg.latent)
         self.enc_logvar = nn.Linear(enc_sizes[-1], cfg.latent) if cfg.quantizer == "none" else None  # VQ: no variance
@@ -47,6 +48,7 @@ class MLPVAE(SpectralVAE):
         h = relu_layers(self.with_speaker(x, spk, 0), self.enc, hidden, self.enc_norm, self.residual)
         return self.enc_mu(h), None if self.enc_logvar is None else self.enc_logvar(h)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None):
-        h = relu_layers(self.with_speaker(z, spk, 1), self.dec, hidden, self.dec_norm, self.residual)
+    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None,
+               pros: torch.Tensor | None = None):
+        h = relu_layers(self.with_speaker(z, spk, 1, pros), self.dec, hidden, self.dec_norm, self.residual)
         return self.dec_mean(h), self.var(h)
