@@ -42,8 +42,9 @@ RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
 DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
 PLAIN = DEC + ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
 OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
+VC_YAML = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
 CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
-    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)": [],
+    VC_YAML: [],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, seed 1": ["train.seed=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1": DEC,
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, seed 1": DEC + ["train.seed=1"],
@@ -91,6 +92,12 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
 SPEAKERS = ("bdl", "slt")
 
 
+def cell_config(name: str):
+    """The config of a cell of CELLS: recipes/arctic_vc/conf/vc.yaml with its overrides, the GV post-filter off (the
+    cells compare models; vc_postfilter.py judges the post-filter that vc.yaml turns on, on the same models)."""
+    return load_config(RECIPE / "vc.yaml", ["postfilter.gv=false", *CELLS[name]])
+
+
 def cell_folder(out: Path, name: str) -> Path:
     """The folder of a cell of CELLS under ``out`` (its name up to " (", commas and spaces made safe)."""
     return out / name.split(" (")[0].replace(", ", "_").replace(" ", "-")
@@ -133,7 +140,7 @@ def main() -> None:
     for name in args.cells:
         exp = cell_folder(args.out, name)
         t0 = time.time()
-        trained(feat, exp, load_config(RECIPE / "vc.yaml", CELLS[name]), _list(exp / "train.list", ids["train"]),
+        trained(feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]),
                 _list(exp / "dev.list", ids["dev"]))
         tm = load_model(exp)
         train_s = time.time() - t0

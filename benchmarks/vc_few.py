@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 
 import speechvae  # noqa: F401
-from speechvae.config import load_config
 from speechvae.conversion import convert_folder, evaluate_conversion
 from speechvae.reconstruct import load_model
 
 from _common import ROOT, table, trained
-from vc import CELLS, RECIPE, _list, cell_folder, features, split
+from vc import VC_YAML, _list, cell_config, cell_folder, features, split
 
-FULL = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
+FULL = VC_YAML
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
     ids = split(feat)
     slt_train = [u for u in ids["train"] if u.startswith("slt/")]
     bdl_train = [u for u in ids["train"] if u.startswith("bdl/")]
-    cfg = load_config(RECIPE / "vc.yaml", CELLS[FULL])
+    cfg = cell_config(FULL)
     models = {}
     for n in sorted(args.sizes):
         if not 1 <= n <= len(slt_train):

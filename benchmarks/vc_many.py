@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import speechvae  # noqa: F401
-from speechvae.config import load_config
 from speechvae.conversion import convert_folder, evaluate_conversion
 from speechvae.featdir import read_id_list
 from speechvae.reconstruct import load_model
 from speechvae.vc_matrix import direction_table, matrix_markdown, write_matrix
 
 from _common import ROOT, corpus_or_exit, table, trained
+from vc import VC_YAML, cell_config, cell_folder
 
 SPEAKERS = {"bdl": ("cmu_arctic_bdl_slt", "bdl"), "slt": ("cmu_arctic_bdl_slt", "slt"), "S0913": ("aishell1_S0913", "")}
 TWO = "mlp-latent-8_beta-0.7_60-epochs-cosine_cycle-1_code-into-encoder-too"  # benchmarks/vc.py's vc.yaml folder
@@ -54,7 +54,9 @@ def main() -> None:
     t0 = time.time()
     subprocess.run(["bash", str(ROOT / "recipes/vc/run.sh"), "--db", str(db), "--workdir", str(out / "work"),
                     "--f0-ranges", str(ROOT / "recipes/arctic_vc/conf/f0_ranges.txt"), "--n-dev", "50", "--n-eval",
-                    "50", "--nj", str(args.j), "--stop-stage", "3"], check=True, env=env, cwd=out)
+                    "50", "--nj", str(args.j), "--stop-stage", "3",
+                    "--train-args", "--set postfilter.gv=false"],  # models compared bare, as benchmarks/vc.py's
+                   check=True, env=env, cwd=out)
     print(f"(recipe stages 0-3: {time.time() - t0:.0f} s)", flush=True)
     work, lists = out / "work", out / "work" / "lists"
     feat, exp = work / "feats", work / "exp" / "vc"
@@ -64,7 +66,7 @@ def main() -> None:
     two_feat = ROOT / "data" / "bench" / "arctic_bdl_slt"
     if not (two / "train.list").is_file():
         sys.exit(f"{two}: run benchmarks/vc.py first (it trains the two-speaker model this one is set beside)")
-    trained(two_feat, two, load_config(ROOT / "recipes/vc/conf/vc.yaml"), two / "train.list", two / "dev.list")
+    trained(two_feat, two, cell_config(VC_YAML), two / "train.list", two / "dev.list")
     tm2 = load_model(two)
     rows, jsons = [], []
     for s, t in (("bdl", "slt"), ("slt", "bdl")):
@@ -104,7 +106,6 @@ def main() -> None:
 def unseen(vc_out: Path, two: Path, feat: Path, ids: list[str], jsons: list[Path]) -> None:
     """S0913's eval utterances converted to bdl and slt by a model trained on bdl and slt only (decoder-only
     conditioning, so the encoder needs no code for the source), judged like the three-speaker model's."""
-    from vc import CELLS, RECIPE, cell_folder
 
     name = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1"
     exp = cell_folder(vc_out, name)
@@ -112,7 +113,7 @@ def unseen(vc_out: Path, two: Path, feat: Path, ids: list[str], jsons: list[Path
     for lst in ("train.list", "dev.list"):
         (exp / lst).parent.mkdir(parents=True, exist_ok=True)
         (exp / lst).write_text((two / lst).read_text())
-    trained(ROOT / "data" / "bench" / "arctic_bdl_slt", exp, load_config(RECIPE / "vc.yaml", CELLS[name]),
+    trained(ROOT / "data" / "bench" / "arctic_bdl_slt", exp, cell_config(name),
             exp / "train.list", exp / "dev.list")
     tm = load_model(exp)
     print(f"(two-speaker decoder-conditioned model: {time.time() - t0:.0f} s)", flush=True)
