@@ -6,6 +6,7 @@ offset, and F0 is the speaker's. A converter that uses the speaker code turns A'
 swapped, the content kept); one that ignores it leaves them A's."""
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from speechvae.stats import Stats
 
 from conftest import tiny_config
 
+ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 160
 OFFSET = {"a": 0.6, "b": -0.6}  # added to c1..c4 (the low quefrencies: spectral tilt and the first formants)
 F0 = {"a": 110.0, "b": 220.0}
@@ -563,3 +565,33 @@ def test_a_decoder_given_f0_reconstructs_what_follows_f0_and_converts_with_the_m
     rise = (up - out.mcep)[v][:, 5:9].mean()
     assert 0.5 * law < rise < 1.5 * law, (rise, law)
     assert abs((up - out.mcep)[v][:, 20:].mean()) < 0.1 * rise
+
+
+def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_path):
+    """Issue 26: the adopted configuration is the recipe's default, so `speechvae convert --model EXPDIR FEATDIR --to
+    SPK` with no extra flag gives it: a model trained with recipes/vc/conf/vc.yaml (shrunk: 2 epochs) converts through
+    the GV post-filter its config names (each dim's variance moved W of the way to the target's GV in log variance,
+    recorded in convert.json); --no-gv-postfilter turns it off for one run."""
+    from speechvae.checkpoint import load_checkpoint
+    from speechvae.config import load_config
+
+    conf = ROOT / "recipes/vc/conf/vc.yaml"
+    pf = load_config(conf).postfilter
+    assert pf.gv and 0 < pf.gv_weight < 1
+    feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
+    exp = tmp_path / "exp"
+    assert main(["-q", "train", str(feat), "-o", str(exp), "--config", str(conf), "--train-list",
+                 _write_list(tmp_path / "t.list", train), "--valid-list", _write_list(tmp_path / "h.list", held),
+                 "--set", "train.epochs=2", "--set", "model.hidden=[32, 16]", "--set", "train.probe_frames=256"]) == 0
+    lst = _write_list(tmp_path / "l", held[:1])
+    out = {}
+    for name, flags in (("default", []), ("off", ["--no-gv-postfilter"])):
+        assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--no-wav",
+                     "-o", str(tmp_path / name)] + flags) == 0
+        out[name] = Features.load(feature_path(tmp_path / name, held[0])).mcep[:, 1:].var(axis=0)
+    gv_b = load_checkpoint(exp).speaker_stats["b"].mcep_gv
+    w = pf.gv_weight
+    np.testing.assert_allclose(out["default"], out["off"] ** (1 - w) * gv_b ** w, rtol=1e-6)
+    assert not np.allclose(out["default"], out["off"], rtol=0.05)
+    info = json.loads((tmp_path / "default/convert.json").read_text())
+    assert info["postfilter"]["gv"] is True and info["postfilter"]["gv_weight"] == w
