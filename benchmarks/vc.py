@@ -42,8 +42,10 @@ RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
 DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
 PLAIN = DEC + ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
 OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
+# the vc.yaml of issues 11-25 (its name kept: it names the trained model's folder); vc.yaml now adds the F0 and voicing
+# cell's model.prosody and the GV post-filter (judged in vc_postfilter.py)
 VC_YAML = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
-CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
+CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml before issue 26 (BASE)
     VC_YAML: [],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, seed 1": ["train.seed=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1": DEC,
@@ -77,6 +79,8 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
     # beside the speaker code (a conversion: the mapped F0)
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder": [
         "model.prosody=true"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, seed 1": [
+        "model.prosody=true", "train.seed=1"],
     # less speaker in z (issue 26, item 4): vc.yaml plus a speaker classifier on z that the encoder plays against
     # (models/adversary.py): pushing its posterior toward uniform, or by gradient reversal (crank's)
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, speaker-adversarial 1": [
@@ -92,10 +96,14 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml
 SPEAKERS = ("bdl", "slt")
 
 
+BASE = ["postfilter.gv=false", "model.prosody=false"]  # vc.yaml as it was before issue 26 adopted them
+
+
 def cell_config(name: str):
-    """The config of a cell of CELLS: recipes/arctic_vc/conf/vc.yaml with its overrides, the GV post-filter off (the
-    cells compare models; vc_postfilter.py judges the post-filter that vc.yaml turns on, on the same models)."""
-    return load_config(RECIPE / "vc.yaml", ["postfilter.gv=false", *CELLS[name]])
+    """The config of a cell of CELLS: recipes/arctic_vc/conf/vc.yaml as it was before issue 26 (no prosody into the
+    decoder, the GV post-filter off) with the cell's overrides: the cells compare models bare, each change in its own
+    cell; vc_postfilter.py judges the post-filter on the same models."""
+    return load_config(RECIPE / "vc.yaml", [*BASE, *CELLS[name]])
 
 
 def cell_folder(out: Path, name: str) -> Path:

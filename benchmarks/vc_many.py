@@ -55,7 +55,7 @@ def main() -> None:
     subprocess.run(["bash", str(ROOT / "recipes/vc/run.sh"), "--db", str(db), "--workdir", str(out / "work"),
                     "--f0-ranges", str(ROOT / "recipes/arctic_vc/conf/f0_ranges.txt"), "--n-dev", "50", "--n-eval",
                     "50", "--nj", str(args.j), "--stop-stage", "3",
-                    "--train-args", "--set postfilter.gv=false"],  # models compared bare, as benchmarks/vc.py's
+                    "--train-args", "--set postfilter.gv=false --set model.prosody=false"],  # vc.py's BASE
                    check=True, env=env, cwd=out)
     print(f"(recipe stages 0-3: {time.time() - t0:.0f} s)", flush=True)
     work, lists = out / "work", out / "work" / "lists"

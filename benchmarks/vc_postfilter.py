@@ -2,7 +2,7 @@
 on dev sentences.
 
     python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--ms-weights 0.5,1] [--n 15] [--eval] [--three]
-                                       [--cell NAME]
+                                       [--cell NAME] [--source SPK]
 
 The two-speaker vc.yaml of benchmarks/vc.py (run that first: it trains the model and analyses CMU ARCTIC bdl/slt)
 converts the first --n dev sentences (arctic_a0301...) of each direction with the GV post-filter at each weight
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--eval", action="store_true", help="score the eval sentences (the final table) instead of dev")
     ap.add_argument("--three", action="store_true", help="S0913 -> bdl, slt by benchmarks/vc_many.py's model")
     ap.add_argument("--cell", help="a model of benchmarks/vc.py's CELLS instead of vc.yaml (two speakers)")
+    ap.add_argument("--source", help="only the direction(s) from this speaker (one process per direction)")
     args = ap.parse_args()
     label = "vc.yaml"
     part = "eval" if args.eval else "dev"
@@ -107,7 +108,7 @@ def main() -> None:
         raise SystemExit(f"{exp}: run benchmarks/{'vc_many' if args.three else 'vc'}.py first")
     tm = with_ms_stats(load_model(exp), feat)
     rows, t0 = [], time.time()
-    for s, t in pairs:
+    for s, t in [p for p in pairs if args.source in (None, p[0])]:
         src = [u for u in ids if u.startswith(s + "/")][: (None if args.eval else args.n)]
         settings = [("GV", float(w)) for w in args.weights.split(",") if w] + \
             [("MS", float(w)) for w in args.ms_weights.split(",") if w]
