@@ -263,8 +263,8 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
                  g: torch.Generator, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
                  f0map: SpeakerF0Map | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
-    commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames classified right]`` over the block, left on the device (one host sync per epoch, not
-    per batch)."""
+    commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames it classified right]`` over the
+    block, left on the device (one host sync per epoch, not per batch)."""
     if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle) is None:
         return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
     total = torch.zeros(7, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
@@ -283,7 +283,7 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
             cycle, kl2 = cycle_terms(model, xb, out.z, sb, other, torch.randn(eps.shape, generator=g, device=x.device),
                                      pb, None if pb is None else f0map(pb, sb, other))
             loss = loss + cfg.loss.cycle * (cycle.mean() + beta * kl2.mean() / model.stride)
-        if model.adversary is not None:  # the classifier at full rate; the encoder reversed, times the weight
+        if model.adversary is not None:  # the classifier learns at full rate; the encoder plays against it (weighted)
             adv, confuse, right = model.adversary.loss(out.mu, sb[:, :: model.stride], cfg.loss.adversarial,
                                                        cfg.loss.adversarial_mode)
             loss = loss + adv + confuse
