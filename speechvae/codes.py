@@ -90,7 +90,8 @@ def decode_utterance(tm: TrainedModel, arrays: dict[str, np.ndarray], postfilter
     frames = len(arrays["f0"])
     mcep = np.zeros((frames, int(arrays["order"]) + 1))
     mcep[:, 0] = arrays["c0"]
-    side = Features(f0=arrays["f0"] if f0 is None else f0, mcep=mcep, bap=arrays["bap"], power_db=arrays["power_db"], fs=int(arrays["fs"]),
+    side = Features(f0=arrays["f0"] if f0 is None else f0, mcep=mcep, bap=arrays["bap"], power_db=arrays["power_db"],
+                    fs=int(arrays["fs"]),
                     frame_period=float(arrays["frame_period"]), alpha=float(arrays["alpha"]),
                     fft_size=int(arrays["fft_size"]))
     check_compatible(side, tm.cfg.analysis, what)

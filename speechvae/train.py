@@ -128,7 +128,8 @@ def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None
 
 
 def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device, tr: list[str],
-                 va: list[str], expdir: str | Path | None = None, speaker_stats: dict[str, Stats] | None = None) -> Data:
+                 va: list[str], expdir: str | Path | None = None,
+                 speaker_stats: dict[str, Stats] | None = None) -> Data:
     """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``; training
     frames above ``train.max_memory_mb`` are packed into ``expdir/frames`` and streamed (:mod:`.framestore`).
     With ``model.prosody`` also every frame's prosody, and the F0 map between ``speaker_stats``' speakers."""
@@ -293,7 +294,8 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
         with torch.no_grad():
             n = float(xb.shape[0] * xb.shape[1])
             total += torch.stack([terms.recon.sum(), terms.kl.sum(), terms.commit_per_frame.to(x.device) * n,
-                                  cycle.sum(), torch.tensor(n, device=x.device), adv * n, right * model.stride]).double()
+                                  cycle.sum(), torch.tensor(n, device=x.device), adv * n,
+                                  right * model.stride]).double()
     return total
 
 
@@ -317,7 +319,8 @@ def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: 
         rec += r
         kl += k
     zero = torch.zeros((), dtype=torch.float64, device=x.device)
-    return torch.stack([rec, kl, zero, zero, torch.tensor(float(len(x)), dtype=torch.float64, device=x.device), zero, zero])
+    frames = torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)
+    return torch.stack([rec, kl, zero, zero, frames, zero, zero])
 
 
 def codebook_columns(u: dict) -> dict:

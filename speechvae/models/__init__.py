@@ -14,7 +14,8 @@ convolutions over time, :mod:`.conv`) or ``block`` (an MLP on ``stride`` stacked
 speaker-conditioned model (``model.conditioning`` decoder or both) also takes ``spk``: integer speaker indices
 per frame ``(B, T)`` for ``forward`` and ``encode``, per latent vector ``(B, T')`` for ``decode``, fed as a
 one-hot beside the layer's input. A decoder with ``model.prosody`` also takes ``pros (B, T, 2)``: each frame's
-normalised log-F0 and voicing (:mod:`speechvae.prosody`). The loss is the same for all: per-frame Gaussian NLL (0.5 log 2 pi included)
+normalised log-F0 and voicing (:mod:`speechvae.prosody`). The loss is the same for all: per-frame Gaussian NLL
+(0.5 log 2 pi included)
 plus beta * KL per frame (a latent vector's KL spread over its ``stride`` frames).
 
 With ``cfg.model.quantizer`` residual or product, the same model is a VQ-VAE: the encoder's mean goes

@@ -44,7 +44,8 @@ class SpeakerAdversary(nn.Module):
         self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, speakers))
 
     def forward(self, mu: torch.Tensor, scale: float) -> torch.Tensor:
-        """Speaker logits ``(..., speakers)`` of ``mu (..., latent)``; the gradient into ``mu`` reversed, times ``scale``."""
+        """Speaker logits ``(..., speakers)`` of ``mu (..., latent)``; the gradient into ``mu`` reversed, times
+        ``scale``."""
         return self.net(_Reverse.apply(mu, scale))
 
     def frozen_logits(self, mu: torch.Tensor) -> torch.Tensor:
