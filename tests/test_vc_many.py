@@ -156,7 +156,17 @@ def test_vc_recipe_on_three_speakers_one_of_them_non_parallel(tmp_path):
     mcd, sim = s["matrices"]["mcd_db"], s["matrices"]["similarity_target"]
     assert mcd[0][1] > 0 and mcd[1][0] > 0  # high <-> low: parallel, scored by MCD
     assert mcd[0][2] is None and mcd[2][1] is None  # to and from mid: no common sentence, no MCD ...
-    assert all(-1 <= sim[i][j] <= 1 for i in range(3) for j in range(3) if i != j)  # ... but similarity everywhere
+    # ... but similarity everywhere: a number, or (a 2-epoch model's conversion of these stationary tones can fall
+    # under the speaker encoder's 0.5 s of speech after its VAD trimming) the refusal named in that direction's json
+    names = s["speakers"]
+    for i in range(3):
+        for j in range(3):
+            if i != j and sim[i][j] is None:
+                fails = json.loads((exp / f"vc_{names[i]}_{names[j]}.json").read_text())["quality"]["failures"]
+                assert any("(model): under 0.5 s of speech" in f for f in fails), (names[i], names[j], fails)
+            elif i != j:
+                assert -1 <= sim[i][j] <= 1
+    assert sum(sim[i][j] is not None for i in range(3) for j in range(3) if i != j) >= 4  # most are scored
     m = json.loads((exp / "vc_mid_low.json").read_text())
     assert m["parallel"] is False and "model" not in m and m["held_out"]
     assert set(m["quality"]["systems"]) == {"none", "meanstd", "model", "target_copy", "target_recording"}
