@@ -1,6 +1,7 @@
-"""A speaker classifier on the latent behind a gradient-reversal layer (``loss.adversarial``; Ganin & Lempitsky
-2015, as crank's VQ-VAE voice conversion uses it): the classifier learns to tell the speaker from the posterior
-mean, and the encoder gets its gradient reversed (times the weight), so it learns to leave the speaker out of z.
+"""A speaker classifier on the latent that the encoder plays against (``loss.adversarial``): the classifier learns to
+tell the speaker from the posterior mean, and the encoder is pushed (times the weight) to leave the speaker out of z,
+either by making the classifier's posterior uniform (``loss.adversarial_mode: confusion``, the default) or by the
+classifier's own gradient reversed (``reverse``; Ganin & Lempitsky 2015, as crank's VQ-VAE voice conversion uses it).
 
 Why: a speaker-conditioned decoder converts only when z does not say who speaks; the bottleneck and the cycle term
 push the speaker out indirectly, this term directly. The classifier is part of the model (trained, checkpointed,
@@ -36,8 +37,8 @@ class _Reverse(torch.autograd.Function):
 
 
 class SpeakerAdversary(nn.Module):
-    """``latent -> hidden (ReLU) -> speakers`` logits; nonlinear, so it finds speaker detail a linear probe (the
-    leakage measure) would not."""
+    """``latent -> hidden (ReLU) -> speakers`` logits (nonlinear; yet, measured, an encoder that fools it can still
+    leave the speaker where a linear probe fitted afterwards, the leakage measure, finds it)."""
 
     def __init__(self, latent: int, speakers: int, hidden: int = 64):
         super().__init__()
@@ -50,9 +51,8 @@ class SpeakerAdversary(nn.Module):
 
     def frozen_logits(self, mu: torch.Tensor) -> torch.Tensor:
         """Speaker logits of ``mu`` through the classifier's weights held fixed: gradients reach ``mu`` only."""
-        first, last = self.net[0], self.net[2]
-        h = torch.relu(nn.functional.linear(mu, first.weight.detach(), first.bias.detach()))
-        return nn.functional.linear(h, last.weight.detach(), last.bias.detach())
+        fixed = {name: p.detach() for name, p in self.net.named_parameters()}
+        return torch.func.functional_call(self.net, fixed, (mu,))
 
     def loss(self, mu: torch.Tensor, spk: torch.Tensor, scale: float,
              mode: str = "confusion") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
