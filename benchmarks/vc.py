@@ -81,6 +81,19 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml before issue 26
         "model.prosody=true"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, seed 1": [
         "model.prosody=true", "train.seed=1"],
+    # less over-smoothing (issue 26, the GV target): the F0 cell plus loss.gv, the decoder's posterior-mean decodes and
+    # conversions asked to vary as much as the speakers' frames do (models.variance_term), and/or loss.mean_recon, the
+    # squared error of that decode (models.mean_decode_error). Judged on dev only (README "Against over-smoothing")
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "variance term 1": ["model.prosody=true", "loss.gv=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "variance term 0.3": ["model.prosody=true", "loss.gv=0.3"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "variance term 1, mean-decode error 1": ["model.prosody=true", "loss.gv=1", "loss.mean_recon=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "variance term 0.3, mean-decode error 1": ["model.prosody=true", "loss.gv=0.3", "loss.mean_recon=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "mean-decode error 1": ["model.prosody=true", "loss.mean_recon=1"],
     # less speaker in z (issue 26, item 4): vc.yaml plus a speaker classifier on z that the encoder plays against
     # (models/adversary.py): pushing its posterior toward uniform, or by gradient reversal (crank's)
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, speaker-adversarial 1": [

@@ -2,7 +2,7 @@
 on dev sentences.
 
     python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--ms-weights 0.5,1] [--n 15] [--eval] [--three]
-                                       [--cell NAME] [--source SPK]
+                                       [--cell NAME] [--source SPK] [--high-from K --weight-high W]
 
 The two-speaker vc.yaml of benchmarks/vc.py (run that first: it trains the model and analyses CMU ARCTIC bdl/slt)
 converts the first --n dev sentences (arctic_a0301...) of each direction with the GV post-filter at each weight
@@ -18,7 +18,8 @@ scored with the same post-filter settings is not scored again. --three: the thre
 benchmarks/vc_many.py (run that first) converting the AISHELL-1 speaker S0913 to bdl and to slt (its 8 dev
 utterances; no parallel recording, so no MCD and a GV ratio against the target's recordings of other sentences).
 --cell: another model of benchmarks/vc.py (a name of its CELLS, trained by it first) in place of vc.yaml, so that
-the model changes of issue 26 are judged as the post-filters are, on the same sentences.
+the model changes of issue 26 are judged as the post-filters are, on the same sentences. --high-from K: every GV
+setting goes --weight-high of the way from cK up (the two-band GV post-filter, postfilter.gv_high_from).
 """
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ def main() -> None:
     ap.add_argument("--three", action="store_true", help="S0913 -> bdl, slt by benchmarks/vc_many.py's model")
     ap.add_argument("--cell", help="a model of benchmarks/vc.py's CELLS instead of vc.yaml (two speakers)")
     ap.add_argument("--source", help="only the direction(s) from this speaker (one process per direction)")
+    ap.add_argument("--high-from", type=int, default=0, metavar="K",
+                    help="the GV post-filter goes --weight-high of the way from cK up (postfilter.gv_high_from)")
+    ap.add_argument("--weight-high", type=float, default=1.0, metavar="W", help="postfilter.gv_weight_high")
     args = ap.parse_args()
     label = "vc.yaml"
     part = "eval" if args.eval else "dev"
@@ -113,9 +117,14 @@ def main() -> None:
         settings = [("GV", float(w)) for w in args.weights.split(",") if w] + \
             [("MS", float(w)) for w in args.ms_weights.split(",") if w]
         for i, (kind, w) in enumerate(settings):
-            out = exp / f"pf_{part}_{'ms' if kind == 'MS' else ''}{w:g}_{s}_{t}"
-            flt = with_postfilter(tm, gv=kind == "GV" and w > 0, weight=w if kind == "GV" and w > 0 else None,
-                                  ms=kind == "MS", ms_weight=w if kind == "MS" else None)
+            high = kind == "GV" and args.high_from > 0
+            band = f"_c{args.high_from}x{args.weight_high:g}" if high else ""
+            out = exp / f"pf_{part}_{'ms' if kind == 'MS' else ''}{w:g}{band}_{s}_{t}"
+            flt = with_postfilter(tm, gv=kind == "GV" and (w > 0 or high),
+                                  weight=w if kind == "GV" and (w > 0 or high) else None,
+                                  ms=kind == "MS", ms_weight=w if kind == "MS" else None,
+                                  high_from=args.high_from if high else None,
+                                  weight_high=args.weight_high if high else None)
             m = scored(flt, feat, src, t, out)
             q = m["quality"]["systems"]
             if i == 0:  # the references beside the first setting (their scores are the same in every folder)
@@ -127,7 +136,8 @@ def main() -> None:
                                  q[name].get("similarity_source", "-"), q[name]["nearer_target"],
                                  q[name]["dnsmos_p808"]])
             r = m.get("model", {})
-            rows.append([f"{s} -> {t}", f"{label}, {kind} weight {w:g}", r.get("mcd_db", "-"),
+            name = f"{label}, {kind} weight {w:g}" + (f", c{args.high_from}+ {args.weight_high:g}" if high else "")
+            rows.append([f"{s} -> {t}", name, r.get("mcd_db", "-"),
                          r.get("mcd_c0_voiced_db", "-"), r.get("f0_rmse_cents", "-"), gv_ratio(out, feat, m["scored"]),
                          q["model"]["similarity_target"], q["model"]["similarity_source"], q["model"]["nearer_target"],
                          q["model"]["dnsmos_p808"]])

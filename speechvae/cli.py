@@ -459,6 +459,11 @@ def _postfilter_args(p, what: str, whose: str) -> None:
     p.add_argument("--gv-weight", type=float, metavar="W",
                    help="how far toward that GV, in log variance: 1 all the way, 0.5 half way (postfilter.gv_weight; "
                         "default: the model's)")
+    p.add_argument("--gv-high-from", type=int, metavar="K",
+                   help="from cK up, go --gv-weight-high of the way instead (postfilter.gv_high_from; 0: one weight "
+                        "for all; default: the model's)")
+    p.add_argument("--gv-weight-high", type=float, metavar="W",
+                   help="the GV weight from cK up (postfilter.gv_weight_high; default: the model's)")
     p.add_argument("--ms-postfilter", action=argparse.BooleanOptionalAction, default=None,
                    help=f"modulation-spectrum post-filter on the {what}, toward {whose} (applied before the GV one; "
                         "default: the model's postfilter.ms)")
@@ -471,7 +476,8 @@ def _postfiltered(tm, args):
     """The model with the post-filter flags of :func:`_postfilter_args` over its config."""
     from .reconstruct import with_postfilter
 
-    return with_postfilter(tm, args.gv_postfilter, args.gv_weight, ms=args.ms_postfilter, ms_weight=args.ms_weight)
+    return with_postfilter(tm, args.gv_postfilter, args.gv_weight, ms=args.ms_postfilter, ms_weight=args.ms_weight,
+                           high_from=args.gv_high_from, weight_high=args.gv_weight_high)
 
 
 def convert_run(args) -> int:

@@ -106,6 +106,14 @@ class LossConfig:
     # how the encoder plays against it: "confusion" (the encoder pushes the classifier's posterior toward uniform,
     # through the classifier held fixed) or "reverse" (gradient reversal of the classifier's own cross-entropy)
     adversarial_mode: str = "confusion"
+    # weight of the variance term (models.variance_term): per batch and dimension, the squared log ratio of the
+    # variance of what the decoder makes of the posterior means (a conversion decodes them) to the frames' variance;
+    # with the cycle term also each speaker's conversions against that speaker's frames. Against the over-smoothing
+    # of a frame-wise Gaussian decoder, which regresses to the mean (0: off)
+    gv: float = 0.0
+    # weight of the squared error of that posterior-mean decode (unit-variance Gaussian NLL, nats per frame): ties the
+    # decode that conversion uses to the frames, which the sampled-z reconstruction alone leaves loose (0: off)
+    mean_recon: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,11 @@ class PostfilterConfig:
 
     gv: bool = False  # scale each dim so its per-utterance variance matches the training GV (converted: the target's)
     gv_weight: float = 1.0  # how far toward that GV, in log variance: 1 all the way, 0.5 half way, 0 not at all
+    # from c<gv_high_from> up, gv_weight_high instead (0: gv_weight for every dim). Why: the high quefrencies are the
+    # most over-smoothed (a conversion keeps ~0.1 of their variance, ~0.8 of c1's) and the cheapest to restore in MCD
+    # (their variance is small), so restoring them first buys the most variance per dB
+    gv_high_from: int = 0
+    gv_weight_high: float = 1.0
     ms: bool = False  # move each dim's modulation spectrum to the training set's (converted: the target speaker's)
     ms_weight: float = 1.0  # how far, in log power per modulation frequency: 1 all the way, 0.5 half way
 
@@ -342,6 +355,10 @@ def validate(cfg: Config) -> None:
         (cfg.loss.adversarial_mode in ("confusion", "reverse"), "loss.adversarial_mode must be confusion or reverse"),
         (cfg.loss.adversarial == 0 or cfg.model.conditioning != "none",
          "loss.adversarial needs a speaker-conditioned model (model.conditioning decoder or both)"),
+        (cfg.loss.gv >= 0, "loss.gv must be >= 0"),
+        (cfg.loss.mean_recon >= 0, "loss.mean_recon must be >= 0"),
+        (cfg.loss.mean_recon == 0 or cfg.model.quantizer == "none", "loss.mean_recon: not for a VQ-VAE"),
+        (cfg.loss.gv == 0 or cfg.model.quantizer == "none", "loss.gv: not for a VQ-VAE (its decoder takes codes)"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),
@@ -359,6 +376,9 @@ def validate(cfg: Config) -> None:
         (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
         (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
         (0 <= cfg.postfilter.gv_weight <= 1, "postfilter.gv_weight must be in [0, 1]"),
+        (0 <= cfg.postfilter.gv_weight_high <= 1, "postfilter.gv_weight_high must be in [0, 1]"),
+        (cfg.postfilter.gv_high_from == 0 or 2 <= cfg.postfilter.gv_high_from <= cfg.analysis.order,
+         f"postfilter.gv_high_from must be 0 (off) or a coefficient index in 2..{cfg.analysis.order}"),
         (0 <= cfg.postfilter.ms_weight <= 1, "postfilter.ms_weight must be in [0, 1]"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
         (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),

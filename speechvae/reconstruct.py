@@ -68,13 +68,16 @@ def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
 
 
 def with_postfilter(tm: TrainedModel, gv: bool | None = None, weight: float | None = None, *, ms: bool | None = None,
-                    ms_weight: float | None = None) -> TrainedModel:
-    """``tm`` with its config's ``postfilter.gv`` / ``gv_weight`` / ``ms`` / ``ms_weight`` replaced where given (a
-    command's flags over the checkpoint's config; the weights are shared, not copied)."""
+                    ms_weight: float | None = None, high_from: int | None = None,
+                    weight_high: float | None = None) -> TrainedModel:
+    """``tm`` with its config's ``postfilter.gv`` / ``gv_weight`` / ``ms`` / ``ms_weight`` / ``gv_high_from`` /
+    ``gv_weight_high`` replaced where given (a command's flags over the checkpoint's config; the weights are shared,
+    not copied)."""
     from .config import validate
 
     pf = tm.cfg.postfilter
-    given = {"gv": gv, "gv_weight": weight, "ms": ms, "ms_weight": ms_weight}
+    given = {"gv": gv, "gv_weight": weight, "ms": ms, "ms_weight": ms_weight, "gv_high_from": high_from,
+             "gv_weight_high": weight_high}
     pf = dataclasses.replace(pf, **{k: v for k, v in given.items() if v is not None})
     cfg = dataclasses.replace(tm.cfg, postfilter=pf)
     validate(cfg)
@@ -91,11 +94,27 @@ def _ms_stats(tm: TrainedModel, stats) -> np.ndarray:
     return stats.mcep_ms
 
 
-def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray, weight: float = 1.0) -> np.ndarray:
+def gv_weights(pf, dims: int) -> np.ndarray:
+    """``(dims,)`` GV post-filter weights of c1..c<dims> under a :class:`~speechvae.config.PostfilterConfig`:
+    ``gv_weight``, and ``gv_weight_high`` from c<gv_high_from> up when that is set.
+
+    >>> from speechvae.config import PostfilterConfig
+    >>> gv_weights(PostfilterConfig(gv_weight=0.2, gv_high_from=4, gv_weight_high=1.0), 5).tolist()
+    [0.2, 0.2, 0.2, 1.0, 1.0]
+    >>> gv_weights(PostfilterConfig(gv_weight=0.7), 3).tolist()
+    [0.7, 0.7, 0.7]
+    """
+    w = np.full(dims, pf.gv_weight)
+    if pf.gv_high_from:
+        w[pf.gv_high_from - 1:] = pf.gv_weight_high
+    return w
+
+
+def gv_postfilter(mcep_1: np.ndarray, target_gv: np.ndarray, weight: float | np.ndarray = 1.0) -> np.ndarray:
     """Scale each dim of ``(T, 39)`` c1..c39 about its utterance mean so that its variance over
     the utterance equals ``target_gv`` ``(39,)`` (the training set's mean per-utterance variance; for a
     conversion, the target speaker's); ``weight`` < 1 goes that share of the way in log variance
-    (0.5: the geometric mean of the utterance's variance and the target's).
+    (0.5: the geometric mean of the utterance's variance and the target's); one per dim as ``(39,)``.
 
     >>> x = np.random.default_rng(0).standard_normal((200, 3)) * [1.0, 0.5, 0.1]
     >>> y = gv_postfilter(0.5 * x, target_gv=x.var(axis=0))   # an over-smoothed copy, restored
@@ -222,7 +241,7 @@ def with_latents(tm: TrainedModel, feats: Features, z: np.ndarray, postfilter: b
     if pf.ms:
         rec = ms_postfilter(rec, _ms_stats(tm, stats), pf.ms_weight)
     if postfilter if postfilter is not None else pf.gv:
-        rec = gv_postfilter(rec, stats.mcep_gv, pf.gv_weight)
+        rec = gv_postfilter(rec, stats.mcep_gv, gv_weights(pf, rec.shape[1]))
     mcep = feats.mcep.copy()
     mcep[:, 1:] = rec
     return feats.replace_mcep(mcep)

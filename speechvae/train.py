@@ -26,7 +26,8 @@ from .featdir import feature_path, read_featdir_analysis, read_manifest, select_
 from .features import Features, check_compatible, resolve_analysis
 from . import fused_step
 from .framestore import FrameStore, pack
-from .models import build, count_parameters, cycle_terms, init_weights, loss_terms, objective
+from .models import (build, count_parameters, cycle_terms, init_weights, loss_terms, mean_decode_error, objective,
+                     variance_term)
 from .console import progress_bar
 from .prosody import SpeakerF0Map, prosody_inputs
 from .stats import Stats
@@ -237,7 +238,7 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
-    total = torch.zeros(7, dtype=torch.float64, device=device)
+    total = torch.zeros(8, dtype=torch.float64, device=device)
     if torch.is_tensor(x):
         total += _train_block(model, opt, x, cfg, beta, g, spk, pros, f0map)
     else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
@@ -246,12 +247,14 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
             total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b],
                                   None if pros is None else pros[a:b], f0map)
             del xs
-    rec, kl, commit, cycle, frames, adv, right = total.tolist()
+    rec, kl, commit, cycle, frames, adv, right, gv = total.tolist()
     rec, kl, commit, cycle = rec / frames, kl / frames, commit / frames, cycle / frames
     row = {"train_loss": rec + (cfg.loss.commitment * commit if vq is not None else beta * kl), "train_recon": rec,
            "train_kl": kl}
     if cfg.loss.cycle > 0:
         row["train_cycle"] = cycle  # NLL of the round trip through another speaker, nats per frame
+    if cfg.loss.gv > 0:  # mean squared log ratio of decoded to data variance per dimension (0: as varied as the data)
+        row["train_gv_gap"] = gv / frames
     if model.adversary is not None:  # the speaker classifier on z: ln(speakers) nats and chance accuracy = no speaker
         row["train_adv_ce"], row["train_adv_acc"] = adv / frames, right / frames
     if vq is not None:
@@ -264,12 +267,13 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
                  g: torch.Generator, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
                  f0map: SpeakerF0Map | None = None) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
-    commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames it classified right]`` over the
-    block, left on the device (one host sync per epoch, not per batch)."""
-    if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle) is None:
+    commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames it classified right, variance term
+    x frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
+    if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle,
+                                                           cfg.loss.gv + cfg.loss.mean_recon) is None:
         return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
-    total = torch.zeros(7, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
-    cycle = adv = right = torch.zeros((), device=x.device)
+    total = torch.zeros(8, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
+    cycle = adv = right = gv = torch.zeros((), device=x.device)
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
@@ -279,11 +283,18 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
         out = model(xb, eps, sb, pb)
         terms = loss_terms(xb, out, model.stride)
         loss = objective(terms, beta, cfg.loss.free_bits, cfg.loss.commitment)
+        other = pb_other = None
         if cfg.loss.cycle > 0:
             other = other_speakers(sb[:, :: model.stride], len(cfg.model.speakers), g)
+            pb_other = None if pb is None else f0map(pb, sb, other)
             cycle, kl2 = cycle_terms(model, xb, out.z, sb, other, torch.randn(eps.shape, generator=g, device=x.device),
-                                     pb, None if pb is None else f0map(pb, sb, other))
+                                     pb, pb_other)
             loss = loss + cfg.loss.cycle * (cycle.mean() + beta * kl2.mean() / model.stride)
+        if cfg.loss.gv > 0:
+            gv = variance_term(model, xb, out.mu, sb, pb, other, pb_other)
+            loss = loss + cfg.loss.gv * gv
+        if cfg.loss.mean_recon > 0:
+            loss = loss + cfg.loss.mean_recon * mean_decode_error(model, xb, out.mu, sb, pb)
         if model.adversary is not None:  # the classifier learns at full rate; the encoder plays against it (weighted)
             adv, confuse, right = model.adversary.loss(out.mu, sb[:, :: model.stride], cfg.loss.adversarial,
                                                        cfg.loss.adversarial_mode)
@@ -295,7 +306,7 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
             n = float(xb.shape[0] * xb.shape[1])
             total += torch.stack([terms.recon.sum(), terms.kl.sum(), terms.commit_per_frame.to(x.device) * n,
                                   cycle.sum(), torch.tensor(n, device=x.device), adv * n,
-                                  right * model.stride]).double()
+                                  right * model.stride, gv * n]).double()
     return total
 
 
@@ -320,7 +331,7 @@ def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: 
         kl += k
     zero = torch.zeros((), dtype=torch.float64, device=x.device)
     frames = torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)
-    return torch.stack([rec, kl, zero, zero, frames, zero, zero])
+    return torch.stack([rec, kl, zero, zero, frames, zero, zero, zero])
 
 
 def codebook_columns(u: dict) -> dict:
