@@ -294,6 +294,13 @@ def test_cycle_terms_are_the_round_trip_through_the_other_speaker():
     assert gaussian_kl(torch.zeros(1), torch.zeros(1)).item() == 0.0
 
 
+def _train_split(feat, exp, train, held, sets):
+    """``speechvae train`` of ``feat`` into ``exp`` on the ``train`` ids, ``held`` held out, with ``--set`` overrides."""
+    exp.mkdir(parents=True)
+    assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(exp / "train.list", train),
+                 "--valid-list", _write_list(exp / "held.list", held), *sum([["--set", s] for s in sets], [])]) == 0
+
+
 def _held_out_frames(feat, exp, ids):
     from speechvae.reconstruct import load_model
     from speechvae.train import frame_speakers, load_frames
@@ -318,9 +325,7 @@ def test_training_with_the_cycle_term_lowers_the_round_trip_and_converts(tmp_pat
     rt, conv_err = {}, {}
     for cycle in (0, 1):
         exp = tmp_path / f"cycle{cycle}"
-        assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(tmp_path / "t.list", train),
-                     "--valid-list", _write_list(tmp_path / "h.list", held), "--set", f"loss.cycle={cycle}"]
-                    + sum([["--set", s] for s in sets], [])) == 0
+        _train_split(feat, exp, train, held, [*sets, f"loss.cycle={cycle}"])
         log = read_log_csv(exp / "log.csv")
         assert ("train_cycle" in log[-1]) == (cycle > 0)
         tm, x, spk = _held_out_frames(feat, exp, held)
@@ -472,9 +477,7 @@ def test_speaker_adversarial_term_keeps_its_classifier_from_reading_the_speaker(
     ce, acc = {}, {}
     for weight in (1e-6, 1):
         exp = tmp_path / f"adv{weight}"
-        assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(tmp_path / "t.list", train),
-                     "--valid-list", _write_list(tmp_path / "h.list", held), "--set", f"loss.adversarial={weight}"]
-                    + sum([["--set", s] for s in sets], [])) == 0
+        _train_split(feat, exp, train, held, [*sets, f"loss.adversarial={weight}"])
         log = read_log_csv(exp / "log.csv")
         assert {"train_adv_ce", "train_adv_acc", "valid_adv_acc"} <= set(log[-1])
         assert load_model(exp).model.adversary is not None  # checkpointed with the model
@@ -551,9 +554,7 @@ def test_a_decoder_given_f0_reconstructs_what_follows_f0_and_converts_with_the_m
     mcd, rms = {}, {}
     for pros in (False, True):
         exp = tmp_path / f"pros{pros}"
-        assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(tmp_path / "t.list", train),
-                     "--valid-list", _write_list(tmp_path / "h.list", held), "--set", f"model.prosody={pros}"]
-                    + sum([["--set", s] for s in sets], [])) == 0
+        _train_split(feat, exp, train, held, [*sets, f"model.prosody={pros}"])
         mcd[pros] = read_log_csv(exp / "log.csv")[-1]["valid_mcd_db"]
         tm = load_model(exp)
         err = [(reconstruct(tm, f, speaker=u[0]).mcep - f.mcep)[:, 5:9]
@@ -656,9 +657,7 @@ def test_variance_term_spreads_the_decodes_toward_the_datas_variance(tmp_path):
     kept, conv_kept, mcd = {}, {}, {}
     for w in (0, 1):
         exp = tmp_path / f"gv{w}"
-        assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(tmp_path / "t.list", train),
-                     "--valid-list", _write_list(tmp_path / "h.list", held), "--set", f"loss.gv={w}"]
-                    + sum([["--set", s] for s in sets], [])) == 0
+        _train_split(feat, exp, train, held, [*sets, f"loss.gv={w}"])
         log = read_log_csv(exp / "log.csv")
         assert ("train_gv_gap" in log[-1]) == (w > 0)
         mcd[w] = log[-1]["valid_mcd_db"]
