@@ -69,8 +69,9 @@ def scored(tm, feat: Path, ids: list[str], t: str, out: Path) -> dict:
     was made with the same post-filter settings."""
     done = out / "vc.json"
     if done.is_file():
-        made = {"ms": False, "ms_weight": 1.0, **json.loads((out / "convert.json").read_text())["postfilter"]}
-        m = json.loads(done.read_text())  # (folders from before the MS filter existed record the GV settings only)
+        made = {"ms": False, "ms_weight": 1.0, "gv_high_from": 0, "gv_weight_high": 1.0,
+                **json.loads((out / "convert.json").read_text())["postfilter"]}
+        m = json.loads(done.read_text())  # (folders from before the MS filter or the bands record fewer settings)
         if made == dataclasses.asdict(tm.cfg.postfilter) and {u for u, _ in m["scored"]} == set(ids):
             return m
     convert_folder(tm, feat, ids, t, out, progress=False)
