@@ -275,7 +275,8 @@ def variance_term(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: torc
     regresses to the conditional mean, so the decodes vary less than speech does (ARCTIC bdl <-> slt conversions kept
     0.28 of the target's per-utterance variance); the post-filter rescales afterwards at a cost in MCD, this term asks
     the decoder to spread its outputs while it learns. Variances over random frames of many utterances are global, not
-    per-utterance, variances: what a frame-wise batch can give."""
+    per-utterance, variances: what a frame-wise batch can give. Measured (README "Against over-smoothing"): on ARCTIC
+    it brings the conversions' GV ratio to 1.0 at 1.1-1.6 dB of MCD, more than the GV post-filter pays for as much."""
     dec_spk = None if spk is None else spk[:, :: model.stride]
     rec, _ = model.decode(mu, None, dec_spk, pros)
     gaps = [_log_variance_gap(rec.flatten(0, 1), x.flatten(0, 1))]
@@ -295,7 +296,8 @@ def mean_decode_error(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: 
     """The term of ``loss.mean_recon`` (scalar): half the squared error of the posterior means ``mu (B, T', latent)``
     decoded as the frames' own speakers against ``x (B, T, D)``, summed over D, mean per frame (a unit-variance
     Gaussian NLL less its constant). The ELBO trains the decoder on draws around ``mu``; this trains the decode that
-    conversion and reconstruction use, and keeps :func:`variance_term` from buying variance that the frames lack."""
+    conversion and reconstruction use, and keeps :func:`variance_term` from buying variance that the frames lack.
+    Measured on ARCTIC: own-speaker held-out MCD 3.3 dB against 4.35 at the same KL, conversions 0.57 dB worse."""
     rec, _ = model.decode(mu, None, None if spk is None else spk[:, :: model.stride], pros)
     return 0.5 * ((x - rec) ** 2).sum(dim=-1).mean()
 
