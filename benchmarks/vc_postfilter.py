@@ -43,12 +43,17 @@ from vc_many import TWO
 PAIRS = (("bdl", "slt"), ("slt", "bdl"))
 
 
-def gv_ratio(converted: Path, feat: Path, pairs: list[list[str]]) -> float:
-    """Mean over c1..c39 of (mean per-utterance variance of the conversions) / (the same of the target's recordings
-    of the same sentences): 1 = as varied as the target speaker."""
+def gv_ratio_dims(converted: Path, feat: Path, pairs: list[list[str]]) -> np.ndarray:
+    """``(39,)``: per dimension c1..c39, (mean per-utterance variance of the conversions) / (the same of the target's
+    recordings of the same sentences): 1 = as varied as the target speaker."""
     conv = np.mean([Features.load(feature_path(converted, u)).mcep[:, 1:].var(axis=0) for u, _ in pairs], axis=0)
     ref = np.mean([Features.load(feature_path(feat, t)).mcep[:, 1:].var(axis=0) for _, t in pairs], axis=0)
-    return float(np.mean(conv / ref))
+    return conv / ref
+
+
+def gv_ratio(converted: Path, feat: Path, pairs: list[list[str]]) -> float:
+    """The mean over c1..c39 of :func:`gv_ratio_dims` (the GV ratio of the tables)."""
+    return float(np.mean(gv_ratio_dims(converted, feat, pairs)))
 
 
 def with_ms_stats(tm, feat: Path):

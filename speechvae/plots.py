@@ -183,6 +183,22 @@ def gv_comparison(gv_data: np.ndarray, gv_prior: np.ndarray, label: str = "decod
     return fig
 
 
+def gv_ratio_dims_figure(curves: dict[str, np.ndarray]) -> Figure:
+    """Per-dimension GV ratio (estimate / reference variance, log scale) of each labelled ``(D,)`` curve, with the
+    line at 1 (as varied as the reference): where an over-smoothed model loses its variance."""
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    for label, r in curves.items():
+        ax.semilogy(np.arange(1, len(r) + 1), r, marker=".", label=label)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set(xlabel="mel-cepstrum dimension", ylabel="GV ratio (converted / target)",
+           title="variance kept per dimension")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
 def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     """Held-out distortion against code size, models beside PCA-k.
 

@@ -690,3 +690,16 @@ def test_variance_term_is_refused_for_a_vq_vae_and_the_hand_written_step():
     with pytest.raises(ConfigError, match="loss.mean_recon: not for a VQ-VAE"):
         tiny_config(**{"loss.mean_recon": 1, "model.quantizer": "residual"})
     assert unsupported(build(tiny_config(), 39), 0.0, gv=1.0).startswith("the terms on the posterior-mean decode")
+
+
+def test_gv_ratio_dims_figure_draws_each_curve_against_the_line_at_one():
+    """One line per labelled curve (its values, by dimension 1..D) and the reference line at 1, log scale."""
+    from speechvae.plots import gv_ratio_dims_figure
+
+    curves = {"bare": np.linspace(0.9, 0.1, 39), "post-filtered": np.linspace(1.0, 0.8, 39)}
+    ax = gv_ratio_dims_figure(curves).axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    for label, r in curves.items():
+        np.testing.assert_allclose(lines[label].get_xdata(), np.arange(1, 40))
+        np.testing.assert_allclose(lines[label].get_ydata(), r)
+    assert len(ax.get_lines()) == 3 and ax.get_yscale() == "log"
