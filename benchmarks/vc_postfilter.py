@@ -126,8 +126,8 @@ def main() -> None:
             high = kind == "GV" and args.high_from > 0
             band = f"_c{args.high_from}x{args.weight_high:g}" if high else ""
             out = exp / f"pf_{part}_{'ms' if kind == 'MS' else ''}{w:g}{band}_{s}_{t}"
-            flt = with_postfilter(tm, gv=kind == "GV" and (w > 0 or high),
-                                  weight=w if kind == "GV" and (w > 0 or high) else None,
+            gv = kind == "GV" and (w > 0 or high)
+            flt = with_postfilter(tm, gv=gv, weight=w if gv else None,
                                   ms=kind == "MS", ms_weight=w if kind == "MS" else None,
                                   high_from=args.high_from if high else None,
                                   weight_high=args.weight_high if high else None)

@@ -26,8 +26,8 @@ from .featdir import feature_path, read_featdir_analysis, read_manifest, select_
 from .features import Features, check_compatible, resolve_analysis
 from . import fused_step
 from .framestore import FrameStore, pack
-from .models import (build, count_parameters, cycle_terms, init_weights, loss_terms, mean_decode_error, objective,
-                     variance_term)
+from .models import (build, count_parameters, cycle_terms, decode_means, init_weights, loss_terms, mean_decode_error,
+                     objective, variance_term)
 from .console import progress_bar
 from .prosody import SpeakerF0Map, prosody_inputs
 from .stats import Stats
@@ -290,11 +290,13 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
             cycle, kl2 = cycle_terms(model, xb, out.z, sb, other, torch.randn(eps.shape, generator=g, device=x.device),
                                      pb, pb_other)
             loss = loss + cfg.loss.cycle * (cycle.mean() + beta * kl2.mean() / model.stride)
-        if cfg.loss.gv > 0:
-            gv = variance_term(model, xb, out.mu, sb, pb, other, pb_other)
-            loss = loss + cfg.loss.gv * gv
-        if cfg.loss.mean_recon > 0:
-            loss = loss + cfg.loss.mean_recon * mean_decode_error(model, xb, out.mu, sb, pb)
+        if cfg.loss.gv > 0 or cfg.loss.mean_recon > 0:
+            rec_mu = decode_means(model, out.mu, sb, pb)
+            if cfg.loss.gv > 0:
+                gv = variance_term(model, xb, rec_mu, sb, out.mu, other, pb_other)
+                loss = loss + cfg.loss.gv * gv
+            if cfg.loss.mean_recon > 0:
+                loss = loss + cfg.loss.mean_recon * mean_decode_error(xb, rec_mu)
         if model.adversary is not None:  # the classifier learns at full rate; the encoder plays against it (weighted)
             adv, confuse, right = model.adversary.loss(out.mu, sb[:, :: model.stride], cfg.loss.adversarial,
                                                        cfg.loss.adversarial_mode)

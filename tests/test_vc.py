@@ -613,14 +613,14 @@ def test_variance_term_is_the_log_variance_gap_of_decodes_and_conversions_per_sp
     decoded as the other speakers, each target speaker's conversions against that speaker's frames (a bug that
     pools the speakers or compares conversions with their sources changes the result); 0 for decodes as varied as
     the data, and its gradient reaches the decoder. loss.mean_recon's term: the same decode's half squared error."""
-    from speechvae.models import mean_decode_error, variance_term
+    from speechvae.models import decode_means, mean_decode_error, variance_term
 
     torch.manual_seed(0)
     model = build(tiny_config(**{"model.conditioning": "decoder", "model.speakers": "[a, b, c]"}), 39).eval()
     x, mu = torch.randn(16, 1, 39) * torch.linspace(0.5, 2, 39), torch.randn(16, 1, 8)
     spk = torch.tensor([0] * 6 + [1] * 6 + [2] * 4)[:, None]
     other = torch.tensor([1] * 6 + [2] * 6 + [0] * 4)[:, None]
-    got = variance_term(model, x, mu, spk, None, other)
+    got = variance_term(model, x, decode_means(model, mu, spk), spk, mu, other)
     with torch.no_grad():
         rec = model.decode(mu, None, spk)[0][:, 0].double().numpy()
         conv = model.decode(mu, None, other)[0][:, 0].double().numpy()
@@ -633,11 +633,12 @@ def test_variance_term_is_the_log_variance_gap_of_decodes_and_conversions_per_sp
     assert got.item() == pytest.approx(want, rel=1e-4)
     assert gap(conv[o == 1], xs[s == 1]) != pytest.approx(gap(conv[o == 1], xs[s == 0]), rel=1e-3)
     # no other speakers: the reconstruction gap alone
-    assert variance_term(model, x, mu, spk).item() == pytest.approx(gap(rec, xs), rel=1e-4)
+    assert variance_term(model, x, decode_means(model, mu, spk), spk).item() == pytest.approx(gap(rec, xs), rel=1e-4)
     # decodes exactly as varied as the data (a decoder that copies scaled inputs): 0
     assert gap(xs * 1.0, xs) == 0.0
     # loss.mean_recon's term: half the squared error of the same posterior-mean decode, per frame
-    assert mean_decode_error(model, x, mu, spk).item() == pytest.approx(0.5 * ((xs - rec) ** 2).sum(1).mean(), rel=1e-5)
+    want_error = 0.5 * ((xs - rec) ** 2).sum(1).mean()
+    assert mean_decode_error(x, decode_means(model, mu, spk)).item() == pytest.approx(want_error, rel=1e-5)
     got.backward()
     assert model.dec_mean.weight.grad.abs().sum() > 0
 
@@ -689,7 +690,8 @@ def test_variance_term_is_refused_for_a_vq_vae_and_the_hand_written_step():
         tiny_config(**{"loss.gv": -1})
     with pytest.raises(ConfigError, match="loss.mean_recon: not for a VQ-VAE"):
         tiny_config(**{"loss.mean_recon": 1, "model.quantizer": "residual"})
-    assert unsupported(build(tiny_config(), 39), 0.0, gv=1.0).startswith("the terms on the posterior-mean decode")
+    why = unsupported(build(tiny_config(), 39), 0.0, mean_terms=1.0)
+    assert why.startswith("the terms on the posterior-mean decode")
 
 
 def test_gv_ratio_dims_figure_draws_each_curve_against_the_line_at_one():

@@ -262,14 +262,22 @@ def cycle_terms(model: nn.Module, x: torch.Tensor, z: torch.Tensor, spk: torch.T
     return recon, gaussian_kl(mu2, logvar2).sum(dim=-1)
 
 
-def variance_term(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: torch.Tensor | None = None,
-                  pros: torch.Tensor | None = None, other: torch.Tensor | None = None,
+def decode_means(model: nn.Module, mu: torch.Tensor, spk: torch.Tensor | None = None,
+                 pros: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, T, D)``: the posterior means ``mu (B, T', latent)`` decoded as the frames' own speakers ``spk (B, T)``
+    (with their prosody ``pros``): the decode reconstruction and conversion use, which :func:`variance_term` and
+    :func:`mean_decode_error` judge (decoded once for both)."""
+    return model.decode(mu, None, None if spk is None else spk[:, :: model.stride], pros)[0]
+
+
+def variance_term(model: nn.Module, x: torch.Tensor, rec: torch.Tensor, spk: torch.Tensor | None = None,
+                  mu: torch.Tensor | None = None, other: torch.Tensor | None = None,
                   pros_other: torch.Tensor | None = None) -> torch.Tensor:
-    """The variance term of ``loss.gv`` (scalar, >= 0): the posterior means ``mu (B, T', latent)`` of ``x (B, T, D)``
-    decoded as the frames' own speakers ``spk (B, T)`` (with their prosody ``pros``), and the mean over the D
-    dimensions of (ln var(decoded) - ln var(x))^2, variances over the batch's B x T frames; given ``other (B, T')``
-    (the cycle term's other speakers) also ``mu`` decoded as them (with ``pros_other``), each speaker's conversions
-    against that speaker's frames in the batch; the mean over these gaps.
+    """The variance term of ``loss.gv`` (scalar, >= 0): for ``rec``, the :func:`decode_means` of the frames
+    ``x (B, T, D)`` (speakers ``spk (B, T)``), the mean over the D dimensions of (ln var(rec) - ln var(x))^2, variances
+    over the batch's B x T frames; given ``other (B, T')`` (the cycle term's other speakers) also the posterior means
+    ``mu (B, T', latent)`` decoded as them (with ``pros_other``), each speaker's conversions against that speaker's
+    frames in the batch; the mean over these gaps.
 
     Why: conversion and reconstruction decode the posterior mean, and a Gaussian decoder trained on squared error
     regresses to the conditional mean, so the decodes vary less than speech does (ARCTIC bdl <-> slt conversions kept
@@ -277,8 +285,6 @@ def variance_term(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: torc
     the decoder to spread its outputs while it learns. Variances over random frames of many utterances are global, not
     per-utterance, variances: what a frame-wise batch can give. Measured (README "Against over-smoothing"): on ARCTIC
     it brings the conversions' GV ratio to 1.0 at 1.1-1.6 dB of MCD, more than the GV post-filter pays for as much."""
-    dec_spk = None if spk is None else spk[:, :: model.stride]
-    rec, _ = model.decode(mu, None, dec_spk, pros)
     gaps = [_log_variance_gap(rec.flatten(0, 1), x.flatten(0, 1))]
     if other is not None:
         conv, _ = model.decode(mu, None, other, pros_other)
@@ -291,14 +297,12 @@ def variance_term(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: torc
     return torch.stack(gaps).mean()
 
 
-def mean_decode_error(model: nn.Module, x: torch.Tensor, mu: torch.Tensor, spk: torch.Tensor | None = None,
-                      pros: torch.Tensor | None = None) -> torch.Tensor:
-    """The term of ``loss.mean_recon`` (scalar): half the squared error of the posterior means ``mu (B, T', latent)``
-    decoded as the frames' own speakers against ``x (B, T, D)``, summed over D, mean per frame (a unit-variance
-    Gaussian NLL less its constant). The ELBO trains the decoder on draws around ``mu``; this trains the decode that
-    conversion and reconstruction use, and keeps :func:`variance_term` from buying variance that the frames lack.
-    Measured on ARCTIC: own-speaker held-out MCD 3.3 dB against 4.35 at the same KL, conversions 0.57 dB worse."""
-    rec, _ = model.decode(mu, None, None if spk is None else spk[:, :: model.stride], pros)
+def mean_decode_error(x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+    """The term of ``loss.mean_recon`` (scalar): half the squared error of ``rec``, the :func:`decode_means` of the
+    frames ``x (B, T, D)``, summed over D, mean per frame (a unit-variance Gaussian NLL less its constant). The ELBO
+    trains the decoder on draws around ``mu``; this trains the decode that conversion and reconstruction use, and
+    keeps :func:`variance_term` from buying variance that the frames lack. Measured on ARCTIC: own-speaker held-out
+    MCD 3.3 dB against 4.35 at the same KL, conversions 0.57 dB worse."""
     return 0.5 * ((x - rec) ** 2).sum(dim=-1).mean()
 
 
