@@ -29,6 +29,20 @@ def per_sentence(m: dict, key: str) -> dict[str, float]:
             if key in r.get("model", {})}
 
 
+def load_scores(path: Path) -> dict:
+    """The evaluate-vc dict in ``path``; a missing file, one that is not JSON, or one without the model's per-sentence
+    MCD and quality measures is refused in one line (SystemExit)."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file (the vc.json of a folder evaluate-vc --quality scored)")
+    try:
+        m = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path}: not JSON ({e})")
+    if not (isinstance(m, dict) and "per_utterance" in m.get("model", {}) and "per_utterance" in m.get("quality", {})):
+        raise SystemExit(f"{path}: not an evaluate-vc --quality result (no model MCD and quality per sentence)")
+    return m
+
+
 def paired_interval(a: np.ndarray, b: np.ndarray, resamples: int, rng: np.random.Generator,
                     level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``b - a`` (paired values, one per sentence) and its percentile bootstrap interval at ``level``.
@@ -49,7 +63,7 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    ma, mb = (json.loads(p.read_text()) for p in (args.a, args.b))
+    ma, mb = load_scores(args.a), load_scores(args.b)
     rng = np.random.default_rng(args.seed)
     rows = []
     for label, key in MEASURES:

@@ -35,7 +35,11 @@ def main() -> None:
         scored = Path(folder) / "vc.json"
         if not scored.is_file():
             raise SystemExit(f"{folder}: no vc.json (score it with evaluate-vc or benchmarks/vc_postfilter.py first)")
-        curves[label] = gv_ratio_dims(Path(folder), args.featdir, json.loads(scored.read_text())["scored"])
+        try:
+            pairs = json.loads(scored.read_text())["scored"]
+        except (ValueError, KeyError, TypeError):
+            raise SystemExit(f"{scored}: not an evaluate-vc result (no list of scored pairs)")
+        curves[label] = gv_ratio_dims(Path(folder), args.featdir, pairs)
         print(f"{label}: GV ratio {curves[label].mean():.3f} (c1-c4 {curves[label][:4].mean():.2f}, "
               f"c20-c39 {curves[label][19:].mean():.2f})")
     save_figure(gv_ratio_dims_figure(curves), args.output)
