@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/vq.py
 	$(PY) benchmarks/framestore.py
 	$(PY) benchmarks/vc.py
+	$(PY) benchmarks/vc_parallel.py
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/corpus.py
 

@@ -38,14 +38,17 @@ from speechvae.report import evaluate
 
 from _common import ROOT, corpus_or_exit, table, trained
 
-RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"
+RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"  # its F0 ranges
+# the cells' base config: recipes/vc's vc.yaml (what recipes/arctic_vc/conf/vc.yaml was until it added the parallel term
+# and the two-band post-filter, which its cells here add as overrides)
+VC_CONF = ROOT / "recipes" / "vc" / "conf" / "vc.yaml"
 DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
 PLAIN = DEC + ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
 OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
 # the vc.yaml of issues 11-25 (its name kept: it names the trained model's folder); vc.yaml now adds the F0 and voicing
 # cell's model.prosody and the GV post-filter (judged in vc_postfilter.py)
 VC_YAML = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
-CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml before issue 26 (BASE)
+CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before issue 26 (BASE)
     VC_YAML: [],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, seed 1": ["train.seed=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1": DEC,
@@ -96,6 +99,13 @@ CELLS = {  # name -> overrides of recipes/arctic_vc/conf/vc.yaml before issue 26
     "mean-decode error 1": ["model.prosody=true", "loss.mean_recon=1"],
     # less speaker in z (issue 26, item 4): vc.yaml plus a speaker classifier on z that the encoder plays against
     # (models/adversary.py): pushing its posterior toward uniform, or by gradient reversal (crank's)
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "parallel term 1": ["model.prosody=true", "loss.parallel=1"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "parallel term 1 re-aligned every 20 epochs": ["model.prosody=true", "loss.parallel=1", "loss.parallel_realign=20"],
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+    "parallel term 1 re-aligned every 20 epochs, seed 1": ["model.prosody=true", "loss.parallel=1",
+                                                           "loss.parallel_realign=20", "train.seed=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, speaker-adversarial 1": [
         "loss.adversarial=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, gradient-reversal adversary 1": [
@@ -113,10 +123,10 @@ BASE = ["postfilter.gv=false", "model.prosody=false"]  # vc.yaml as it was befor
 
 
 def cell_config(name: str):
-    """The config of a cell of CELLS: recipes/arctic_vc/conf/vc.yaml as it was before issue 26 (no prosody into the
+    """The config of a cell of CELLS: recipes/vc/conf/vc.yaml as it was before issue 26 (no prosody into the
     decoder, the GV post-filter off) with the cell's overrides: the cells compare models bare, each change in its own
     cell; vc_postfilter.py judges the post-filter on the same models."""
-    return load_config(RECIPE / "vc.yaml", [*BASE, *CELLS[name]])
+    return load_config(VC_CONF, [*BASE, *CELLS[name]])
 
 
 def cell_folder(out: Path, name: str) -> Path:

@@ -37,11 +37,13 @@ def checkpoint_path(path: str | Path) -> Path:
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
                     cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = (),
-                    speaker_stats: dict[str, Stats] | None = None, best: tuple[int, dict] | None = None) -> None:
+                    speaker_stats: dict[str, Stats] | None = None, best: tuple[int, dict] | None = None,
+                    pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
     """Write atomically: a killed process leaves the previous checkpoint intact. ``speaker_stats``: a
     speaker-conditioned model's per-speaker statistics (mel-cepstrum and log-F0 over its training utterances).
     ``best``: (epoch, model state) of the epoch early stopping keeps (``train.keep_best``); ``model`` stays the
-    last epoch's, which a resumed run continues."""
+    last epoch's, which a resumed run continues. ``pairs``: the (source, target) frame indices loss.parallel trains on
+    when it re-aligns them (loss.parallel_realign), so that a resumed run continues on the same ones."""
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -55,6 +57,8 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
+    if pairs is not None:
+        state["parallel_pairs"] = {"src": pairs[0].detach().cpu(), "tgt": pairs[1].detach().cpu()}
     if best is not None:
         state["best_epoch"] = int(best[0])
         state["best_model"] = {k: v.detach().cpu() for k, v in best[1].items()}
@@ -75,6 +79,7 @@ class Checkpoint:
     speaker_stats: dict[str, Stats] = field(default_factory=dict)  # conditioned model: per speaker
     best_epoch: int | None = None  # train.keep_best: the epoch of the lowest held-out MCD, whose weights ...
     best_state: dict | None = None  # ... build_model uses (model_state is the last epoch's, for resuming)
+    parallel_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # loss.parallel_realign: the pairs in use
 
     @property
     def model_epoch(self) -> int:
@@ -146,7 +151,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                           train_utts=json.loads(state.get("train_utts_json", "[]")),
                           speaker_stats={spk: Stats.from_arrays({k: v.numpy() for k, v in a.items()}, where=str(path))
                                          for spk, a in state.get("speaker_stats", {}).items()},
-                          best_epoch=state.get("best_epoch"), best_state=state.get("best_model"))
+                          best_epoch=state.get("best_epoch"), best_state=state.get("best_model"),
+                          parallel_pairs=(state["parallel_pairs"]["src"], state["parallel_pairs"]["tgt"])
+                          if "parallel_pairs" in state else None)
     except (KeyError, ConfigError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 

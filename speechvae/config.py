@@ -114,6 +114,15 @@ class LossConfig:
     # weight of the squared error of that posterior-mean decode (unit-variance Gaussian NLL, nats per frame): ties the
     # decode that conversion uses to the frames, which the sampled-z reconstruction alone leaves loose (0: off)
     mean_recon: float = 0.0
+    # speaker-conditioned frame-wise models on a parallel corpus: weight of the parallel term (speechvae/pairs.py):
+    # each step also takes as many DTW-aligned frame pairs of sentences two training speakers both read, and adds the
+    # Gaussian NLL of the target frame under the conversion of its source frame (posterior mean decoded with the
+    # target's code and, with model.prosody, the source's F0 mapped to the target), nats per pair (0: off)
+    parallel: float = 0.0
+    # re-align those pairs every this many epochs on the model's own conversions (0: only the first alignment, on the
+    # source's c1..c39 mean/std-matched to the target's); the pairs in use are kept in the checkpoint, so a resumed
+    # run trains on the same ones
+    parallel_realign: int = 0
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,12 @@ def validate(cfg: Config) -> None:
         (cfg.loss.mean_recon >= 0, "loss.mean_recon must be >= 0"),
         (cfg.loss.mean_recon == 0 or cfg.model.quantizer == "none", "loss.mean_recon: not for a VQ-VAE"),
         (cfg.loss.gv == 0 or cfg.model.quantizer == "none", "loss.gv: not for a VQ-VAE (its decoder takes codes)"),
+        (cfg.loss.parallel >= 0, "loss.parallel must be >= 0"),
+        (cfg.loss.parallel_realign >= 0, "loss.parallel_realign must be >= 0 (0: align once)"),
+        (cfg.loss.parallel == 0 or cfg.model.conditioning != "none",
+         "loss.parallel needs a speaker-conditioned model (model.conditioning decoder or both)"),
+        (cfg.loss.parallel == 0 or (cfg.model.kind == "mlp" and cfg.model.quantizer == "none"),
+         "loss.parallel: an option of the frame-wise mlp model with a Gaussian latent (its pairs are single frames)"),
         (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
         (cfg.init.scale > 0, "init.scale must be > 0"),
         (cfg.loss.beta >= 0, "loss.beta must be >= 0"),

@@ -19,10 +19,11 @@ from .models import LOG_2PI, gaussian_kl
 from .models.mlp import MLPVAE
 
 
-def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0, mean_terms: float = 0.0) -> str | None:
-    """Why the hand-written step cannot train ``model`` with ``free_bits``, the cycle weight ``cycle`` and
-    ``mean_terms``, the weights of the terms on the posterior-mean decode (loss.gv + loss.mean_recon; None when it
-    can)."""
+def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0, mean_terms: float = 0.0,
+                parallel: float = 0.0) -> str | None:
+    """Why the hand-written step cannot train ``model`` with ``free_bits``, the cycle weight ``cycle``,
+    ``mean_terms``, the weights of the terms on the posterior-mean decode (loss.gv + loss.mean_recon), and the
+    parallel term's weight ``parallel`` (None when it can)."""
     if type(model) is not MLPVAE:
         return f"{type(model).__name__} is not the frame-wise MLP"
     if model.vq is not None:
@@ -39,6 +40,8 @@ def unsupported(model: nn.Module, free_bits: float, cycle: float = 0.0, mean_ter
         return "the cycle term"
     if mean_terms > 0:
         return "the terms on the posterior-mean decode (loss.gv, loss.mean_recon)"
+    if parallel > 0:
+        return "the parallel term (loss.parallel)"
     if model.n_prosody_inputs:
         return "prosody into the decoder"
     if model.adversary is not None:

@@ -27,7 +27,7 @@ from .features import Features, check_compatible, resolve_analysis
 from . import fused_step
 from .framestore import FrameStore, pack
 from .models import (build, count_parameters, cycle_terms, decode_means, init_weights, loss_terms, mean_decode_error,
-                     objective, variance_term)
+                     objective, parallel_term, variance_term)
 from .console import progress_bar
 from .prosody import SpeakerF0Map, prosody_inputs
 from .stats import Stats
@@ -99,6 +99,8 @@ class Data:
     valid_pros: torch.Tensor | None = None
     probe_pros: torch.Tensor | None = None
     f0map: SpeakerF0Map | None = None
+    # loss.parallel: (src, tgt) index tensors (P,) into train of DTW-aligned frame pairs (speechvae.pairs)
+    pairs: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def frame_prosody(featdir: str | Path, utt_ids: list[str], stats: Stats) -> np.ndarray:
@@ -169,7 +171,44 @@ def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.d
         data.probe_pros = data.train_pros[pick.to(device)]
         if speaker_stats:
             data.f0map = SpeakerF0Map(stats, speaker_stats, cfg.model.speakers, device)
+    if cfg.loss.parallel > 0:
+        if not torch.is_tensor(train):
+            raise ExperimentError(f"loss.parallel draws frame pairs from the whole training set, which is streamed here "
+                                  f"({megabytes:.0f} MB > train.max_memory_mb {cfg.train.max_memory_mb:g}): raise "
+                                  "train.max_memory_mb or train without loss.parallel")
+        from .pairs import aligned_pairs
+
+        p = aligned_pairs(featdir, tr, speaker_stats)
+        data.pairs = (torch.from_numpy(p.src).to(device), torch.from_numpy(p.tgt).to(device))
     return data
+
+
+@torch.no_grad()
+def realigned_pairs(model: torch.nn.Module, featdir: str | Path, tr: list[str], stats: Stats, cfg: Config,
+                    speaker_stats: dict[str, Stats], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """loss.parallel's frame pairs aligned again on ``model``'s conversions of each source reading (posterior mean
+    decoded with the target's code and, with model.prosody, the source's F0 mapped to the target), as index tensors
+    on ``device`` (loss.parallel_realign)."""
+    from .pairs import aligned_pairs
+
+    names = cfg.model.speakers
+    f0map = SpeakerF0Map(stats, speaker_stats, names, device) if cfg.model.prosody else None
+
+    def convert(f: Features, s: str, t: str) -> np.ndarray:
+        x = torch.from_numpy(stats.normalize(f.mcep[:, 1:], cfg.model.scaling).astype(np.float32)).to(device)[None]
+        si = torch.full(x.shape[:2], names.index(s), dtype=torch.long, device=device)
+        ti = torch.full(x.shape[:2], names.index(t), dtype=torch.long, device=device)
+        pros = None
+        if f0map is not None:
+            pros = f0map(torch.from_numpy(prosody_inputs(f.f0, stats)).to(device)[None], si, ti)
+        out = model.decode(model.encode(x, None, si)[0], None, ti, pros)[0]
+        return stats.denormalize(out[0].double().cpu().numpy(), cfg.model.scaling)
+
+    was = model.training
+    model.eval()
+    p = aligned_pairs(featdir, tr, speaker_stats, convert)
+    model.train(was)
+    return torch.from_numpy(p.src).to(device), torch.from_numpy(p.tgt).to(device)
 
 
 def beta_at(cfg: Config, epoch: int) -> float:
@@ -226,11 +265,11 @@ def batches(x: torch.Tensor, segment: int, batch_frames: int, g: torch.Generator
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Tensor | FrameStore", cfg: Config,
                 epoch: int, beta: float, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
-                f0map: SpeakerF0Map | None = None) -> dict:
+                f0map: SpeakerF0Map | None = None, pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
     """One pass over ``x`` (N, D) in shuffled batches (a frame store: block by block; ``spk (N,)`` the frames'
     speakers for a conditioned model; ``pros (N, 2)`` their prosody and ``f0map`` the speakers' F0 map for a
-    decoder with model.prosody); returns mean loss terms per frame (and, for a VQ-VAE, the commitment
-    term and codebook use over the epoch)."""
+    decoder with model.prosody; ``pairs``: loss.parallel's frame pairs, indices into ``x``); returns mean loss terms
+    per frame (and, for a VQ-VAE, the commitment term and codebook use over the epoch)."""
     model.train()
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(cfg.train.seed * 100_003 + epoch)
@@ -238,21 +277,23 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
     if vq is not None:
         torch.manual_seed(cfg.train.seed * 100_003 + epoch)  # codebook re-draws: a resumed epoch replays them
         vq.reset_usage()
-    total = torch.zeros(8, dtype=torch.float64, device=device)
+    total = torch.zeros(9, dtype=torch.float64, device=device)
     if torch.is_tensor(x):
-        total += _train_block(model, opt, x, cfg, beta, g, spk, pros, f0map)
+        total += _train_block(model, opt, x, cfg, beta, g, spk, pros, f0map, pairs)
     else:  # the frame store's blocks in a random order, each read when its turn comes (one block held at a time)
         for a, b in x.blocks(g, cfg.train.block_frames):
             xs = torch.from_numpy(x.read(a, b)).to(device)
             total += _train_block(model, opt, xs, cfg, beta, g, None if spk is None else spk[a:b],
                                   None if pros is None else pros[a:b], f0map)
             del xs
-    rec, kl, commit, cycle, frames, adv, right, gv = total.tolist()
+    rec, kl, commit, cycle, frames, adv, right, gv, par = total.tolist()
     rec, kl, commit, cycle = rec / frames, kl / frames, commit / frames, cycle / frames
     row = {"train_loss": rec + (cfg.loss.commitment * commit if vq is not None else beta * kl), "train_recon": rec,
            "train_kl": kl}
     if cfg.loss.cycle > 0:
         row["train_cycle"] = cycle  # NLL of the round trip through another speaker, nats per frame
+    if cfg.loss.parallel > 0:
+        row["train_parallel"] = par / frames  # NLL of the aligned target frame under the conversion, nats per pair
     if cfg.loss.gv > 0:  # mean squared log ratio of decoded to data variance per dimension (0: as varied as the data)
         row["train_gv_gap"] = gv / frames
     if model.adversary is not None:  # the speaker classifier on z: ln(speakers) nats and chance accuracy = no speaker
@@ -265,15 +306,19 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: "torch.Te
 
 def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, cfg: Config, beta: float,
                  g: torch.Generator, spk: torch.Tensor | None = None, pros: torch.Tensor | None = None,
-                 f0map: SpeakerF0Map | None = None) -> torch.Tensor:
+                 f0map: SpeakerF0Map | None = None, pairs: tuple[torch.Tensor, torch.Tensor] | None = None
+                 ) -> torch.Tensor:
     """Steps over one block ``x (N, D)`` of frames in shuffled batches; returns ``[recon sum, KL sum,
     commitment sum, cycle NLL sum, frames, adversary cross-entropy sum, frames it classified right, variance term
-    x frames]`` over the block, left on the device (one host sync per epoch, not per batch)."""
+    x frames, parallel NLL sum]`` over the block, left on the device (one host sync per epoch, not per batch).
+    ``pairs``: loss.parallel's frame pairs (indices into ``x``, the whole training set), as many drawn per step as
+    the batch has frames."""
     if cfg.train.step == "auto" and fused_step.unsupported(model, cfg.loss.free_bits, cfg.loss.cycle,
-                                                           cfg.loss.gv + cfg.loss.mean_recon) is None:
+                                                           cfg.loss.gv + cfg.loss.mean_recon,
+                                                           cfg.loss.parallel) is None:
         return _train_block_by_hand(model, opt, x, cfg, beta, g, spk)
-    total = torch.zeros(8, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
-    cycle = adv = right = gv = torch.zeros((), device=x.device)
+    total = torch.zeros(9, dtype=torch.float64, device=x.device)  # one running sum: memory flat in the batch count
+    cycle = adv = right = gv = par = torch.zeros((), device=x.device)
     for idx in batches(x, model.segment, cfg.train.batch_size, g):
         xb = x[idx]  # (B, segment, D)
         eps = None if model.vq is not None else torch.randn(len(xb), idx.shape[1] // model.stride, cfg.model.latent,
@@ -297,6 +342,12 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
                 loss = loss + cfg.loss.gv * gv
             if cfg.loss.mean_recon > 0:
                 loss = loss + cfg.loss.mean_recon * mean_decode_error(xb, rec_mu)
+        if pairs is not None:
+            j = torch.randint(0, len(pairs[0]), (xb.shape[0] * xb.shape[1],), generator=g, device=x.device)
+            ps, pt = pairs[0][j], pairs[1][j]
+            pp = None if pros is None else f0map(pros[ps], spk[ps], spk[pt])[:, None]
+            par = parallel_term(model, x[ps][:, None], x[pt][:, None], spk[ps][:, None], spk[pt][:, None], pp)
+            loss = loss + cfg.loss.parallel * par.mean()
         if model.adversary is not None:  # the classifier learns at full rate; the encoder plays against it (weighted)
             adv, confuse, right = model.adversary.loss(out.mu, sb[:, :: model.stride], cfg.loss.adversarial,
                                                        cfg.loss.adversarial_mode)
@@ -308,7 +359,7 @@ def _train_block(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Te
             n = float(xb.shape[0] * xb.shape[1])
             total += torch.stack([terms.recon.sum(), terms.kl.sum(), terms.commit_per_frame.to(x.device) * n,
                                   cycle.sum(), torch.tensor(n, device=x.device), adv * n,
-                                  right * model.stride, gv * n]).double()
+                                  right * model.stride, gv * n, par.sum()]).double()
     return total
 
 
@@ -333,7 +384,7 @@ def _train_block_by_hand(model: torch.nn.Module, opt: torch.optim.Optimizer, x: 
         kl += k
     zero = torch.zeros((), dtype=torch.float64, device=x.device)
     frames = torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)
-    return torch.stack([rec, kl, zero, zero, frames, zero, zero, zero])
+    return torch.stack([rec, kl, zero, zero, frames, zero, zero, zero, zero])
 
 
 def codebook_columns(u: dict) -> dict:
@@ -477,6 +528,8 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     if ck is not None:
         model.load_state_dict(ck.model_state)
         opt.load_state_dict(ck.optimizer_state)
+        if ck.parallel_pairs is not None and data.pairs is not None:  # re-aligned before it stopped: the same pairs
+            data.pairs = tuple(p.to(device) for p in ck.parallel_pairs)
         history, start_epoch = ck.history, ck.epoch + 1
         log.info("resuming %s at epoch %d", ckpt_file, start_epoch)
     save_config(cfg, expdir / "config.yaml")
@@ -497,11 +550,15 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
             break
         beta = beta_at(cfg, epoch)
         row = {"epoch": epoch, "elapsed_s": 0.0, "beta": beta}
+        realign = cfg.loss.parallel_realign
+        if data.pairs is not None and realign and epoch > 1 and (epoch - 1) % realign == 0:
+            data.pairs = realigned_pairs(model, featdir, tr, stats, cfg, speaker_stats, device)
         if cfg.train.lr_schedule != "constant":
             row["lr"] = lr_at(cfg, epoch)
             for group in opt.param_groups:
                 group["lr"] = row["lr"]
-        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta, data.train_spk, data.train_pros, data.f0map))
+        row.update(train_epoch(model, opt, data.train, cfg, epoch, beta, data.train_spk, data.train_pros, data.f0map,
+                               data.pairs))
         row.update(evaluate_epoch(model, data, cfg, beta))
         row["elapsed_s"] = elapsed0 + time.perf_counter() - t0
         if not all(math.isfinite(v) for v in row.values()):
@@ -514,7 +571,8 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
         if cfg.train.keep_best and best_epoch(history)[0] == epoch:
             best = (epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history,
-                        train_utts=tr, speaker_stats=speaker_stats, best=best)
+                        train_utts=tr, speaker_stats=speaker_stats, best=best,
+                        pairs=data.pairs if cfg.loss.parallel_realign else None)
         write_log_csv(expdir / LOG_CSV, history)
         bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}", kl=f"{row['valid_kl']:.2f}",
                         mcd=f"{row['valid_mcd_db']:.2f}", dead=f"{max(v for k, v in row.items() if k.startswith('dead')):.2f}")

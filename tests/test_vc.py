@@ -578,17 +578,28 @@ def test_a_decoder_given_f0_reconstructs_what_follows_f0_and_converts_with_the_m
     assert abs((up - out.mcep)[v][:, 20:].mean()) < 0.1 * rise
 
 
-def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_path):
+@pytest.mark.parametrize("recipe", ["vc", "arctic_vc"])
+def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_path, recipe):
     """Issue 26: the adopted configuration is the recipe's default, so `speechvae convert --model EXPDIR FEATDIR --to
-    SPK` with no extra flag gives it: a model trained with recipes/vc/conf/vc.yaml (shrunk: 2 epochs) converts through
-    the GV post-filter its config names (each dim's variance moved W of the way to the target's GV in log variance,
-    recorded in convert.json); --no-gv-postfilter turns it off for one run."""
+    SPK` with no extra flag gives it: a model trained with the recipe's conf/vc.yaml (shrunk: 2 epochs) converts
+    through the GV post-filter its config names (each dim's variance moved W of the way to the target's GV in log
+    variance, W per dim: recipes/arctic_vc's goes further from c15 up; recorded in convert.json); --no-gv-postfilter
+    turns it off for one run. recipes/arctic_vc's is recipes/vc's plus the parallel term and the two bands."""
+    import dataclasses
+
     from speechvae.checkpoint import load_checkpoint
     from speechvae.config import load_config
+    from speechvae.reconstruct import gv_weights
 
-    conf = ROOT / "recipes/vc/conf/vc.yaml"
-    pf = load_config(conf).postfilter
+    conf = ROOT / f"recipes/{recipe}/conf/vc.yaml"
+    cfg = load_config(conf)
+    pf = cfg.postfilter
     assert pf.gv and 0 < pf.gv_weight < 1
+    if recipe == "arctic_vc":
+        generic = load_config(ROOT / "recipes/vc/conf/vc.yaml")
+        assert cfg.loss.parallel > 0 and generic.loss.parallel == 0 and pf.gv_high_from > 1
+        assert dataclasses.replace(cfg, loss=generic.loss, postfilter=generic.postfilter) == generic
+        assert dataclasses.replace(cfg.loss, parallel=0.0, parallel_realign=0) == generic.loss
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
     exp = tmp_path / "exp"
     assert main(["-q", "train", str(feat), "-o", str(exp), "--config", str(conf), "--train-list",
@@ -601,11 +612,12 @@ def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_pat
                      "-o", str(tmp_path / name)] + flags) == 0
         out[name] = Features.load(feature_path(tmp_path / name, held[0])).mcep[:, 1:].var(axis=0)
     gv_b = load_checkpoint(exp).speaker_stats["b"].mcep_gv
-    w = pf.gv_weight
+    w = gv_weights(pf, 39)
     np.testing.assert_allclose(out["default"], out["off"] ** (1 - w) * gv_b ** w, rtol=1e-6)
     assert not np.allclose(out["default"], out["off"], rtol=0.05)
     info = json.loads((tmp_path / "default/convert.json").read_text())
-    assert info["postfilter"]["gv"] is True and info["postfilter"]["gv_weight"] == w
+    assert info["postfilter"]["gv"] is True and info["postfilter"]["gv_weight"] == pf.gv_weight
+    assert info["postfilter"]["gv_high_from"] == pf.gv_high_from
 
 
 def test_variance_term_is_the_log_variance_gap_of_decodes_and_conversions_per_speaker():

@@ -2,7 +2,9 @@
 # Voice conversion on a parallel CMU ARCTIC pair: recipes/vc (one speaker-conditioned VAE, every direction scored
 # beside its references, a listening page per direction) with the two speakers, their F0 ranges set by hand from
 # their histograms (conf/f0_ranges.txt; recipes/vc finds them from the data instead) and the ARCTIC split: of the
-# sentences both read, the last 50 names are eval, the 50 before them dev, the rest train.
+# sentences both read, the last 50 names are eval, the 50 before them dev, the rest train. conf/vc.yaml is
+# recipes/vc's plus what a parallel corpus allows: the parallel term (DTW-aligned frame pairs of the sentences both
+# read) and the two-band GV post-filter it pays for (README "Parallel sentences").
 #
 # Layout: DB/<spk>/arctic_a0001.wav ... e.g. ../shared/corpora/cmu_arctic_bdl_slt/. Stages: those of recipes/vc/run.sh
 # (0 data, 1 analyze, 2 references, 3 train, 4 convert, 5 evaluate, 6 pages); every option of it passes through.

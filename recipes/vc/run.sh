@@ -13,9 +13,9 @@
 #   stage 1: analyze    WORLD analysis; F0 range per speaker found from the data (--f0-ranges auto) or a file
 #   stage 2: references no conversion and mean/std matching on the eval sentences of every parallel direction
 #   stage 3: train      the speaker-conditioned VAE (--conf, default conf/vc.yaml) on train, dev held out
-#   stage 4: convert    each speaker's eval utterances into every other speaker's voice -> features + wavs
-#                       (--convert-args "--gv-postfilter": the GV post-filter toward the target, which the
-#                       README's tables show raises similarity and DNSMOS at a cost in MCD; off by default)
+#   stage 4: convert    each speaker's eval utterances into every other speaker's voice -> features + wavs,
+#                       through the post-filter the config names (--convert-args "--no-gv-postfilter" or other
+#                       flags of `speechvae convert` per run)
 #   stage 5: evaluate   every direction: DTW MCD (two protocols) and F0 RMSE against the target's recordings of the
 #                       same sentences (parallel directions) beside the references; with speechvae[quality] also
 #                       speaker similarity and DNSMOS beside the target's copy synthesis (the only measures of a

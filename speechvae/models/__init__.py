@@ -262,6 +262,18 @@ def cycle_terms(model: nn.Module, x: torch.Tensor, z: torch.Tensor, spk: torch.T
     return recon, gaussian_kl(mu2, logvar2).sum(dim=-1)
 
 
+def parallel_term(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spk: torch.Tensor, tgt: torch.Tensor,
+                  pros_tgt: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, T)``: the Gaussian NLL (nats per frame, as :func:`loss_terms`) of the target frames ``y (B, T, D)`` under
+    the conversion of the source frames ``x (B, T, D)``: their posterior means (encoded as speakers ``spk (B, T)``)
+    decoded as speakers ``tgt (B, T)`` with ``pros_tgt``, the source's prosody mapped to the target (what
+    ``speechvae convert`` decodes). ``x`` and ``y`` are DTW-aligned readings of one sentence (:mod:`speechvae.pairs`):
+    the supervision a parallel corpus gives, which the cycle term's round trip does without."""
+    mu, _ = model.encode(x, None, spk)
+    out, lv = model.decode(mu, None, tgt[:, :: model.stride], pros_tgt)
+    return 0.5 * (((y - out) ** 2) * torch.exp(-lv) + lv + LOG_2PI).sum(dim=-1)
+
+
 def decode_means(model: nn.Module, mu: torch.Tensor, spk: torch.Tensor | None = None,
                  pros: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, T, D)``: the posterior means ``mu (B, T', latent)`` decoded as the frames' own speakers ``spk (B, T)``
