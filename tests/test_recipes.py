@@ -84,7 +84,8 @@ def test_cmu_arctic_recipe_layout(tmp_path, arctic):
 def test_arctic_vc_recipe_is_recipes_vc_with_the_arctic_settings(tmp_path):
     """The CMU ARCTIC recipe calls recipes/vc (whose every stage tests/test_vc_many.py runs) with the pair, the
     hand-set F0 ranges and the 50 / 50 split by sentence name: stages 0-2 on a tiny synthetic parallel corpus
-    (two 'speakers' reading six 'sentences'), options passed through."""
+    (two 'speakers' reading six 'sentences'), options passed through; then stage 3 with its own conf/vc.yaml, whose
+    parallel term pairs the readings of the training sentences."""
     import soundfile as sf
 
     from conftest import FS, harmonic
@@ -107,3 +108,8 @@ def test_arctic_vc_recipe_is_recipes_vc_with_the_arctic_settings(tmp_path):
         ref = json.loads((work / f"references/{s}_{t}/vc_{s}_{t}_meanstd.json").read_text())
         assert ref["utterances"] == 1 and ref["held_out"] and ref["mcd_db"] > 0
     assert "(arctic_vc:stage 2) references bdl -> slt" in r.stdout
+    # stage 3 with the recipe's conf/vc.yaml trains with the parallel term on the 4 training sentences both read
+    r = _run([str(ROOT / "recipes/arctic_vc/run.sh"), "--db", str(db), "--stage", "3", "--stop-stage", "3",
+              "--n-dev", "1", "--n-eval", "1", "--train-args", "--set train.epochs=1"], tmp_path)
+    assert "from 8 aligned readings of 4 shared sentences" in r.stdout + r.stderr
+    assert "train_parallel" in (work / "exp/vc/log.csv").read_text().splitlines()[0]
