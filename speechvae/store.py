@@ -14,7 +14,10 @@ import csv
 import io
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +40,12 @@ def _read_umask() -> int:
 # Read once at import, before any worker threads exist (os.umask is process-wide).
 FILE_MODE = 0o666 & ~_read_umask()
 TMP_GLOB = ".*.tmp"
+# Each temporary name carries the host and process that write it (``.<name>.@<host>-<pid>@<random>.tmp``), so that a
+# run starting on a folder removes what a killed run left and never what a live one is writing (two analyses of one
+# folder at once: the second used to delete the first's files under it, which then failed to rename them).
+HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+_TMP_OWNER = re.compile(r"\.@(?P<host>[A-Za-z0-9_-]*)-(?P<pid>\d+)@[^@]*\.tmp$")
+OTHER_HOST_STALE_S = 24 * 3600  # a file of another machine's process (a shared disk) is stale after a day
 
 
 @contextmanager
@@ -44,7 +53,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.@{HOST}-{os.getpid()}@", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -55,15 +64,44 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def stale_tmp(path: Path, now: float | None = None) -> bool:
+    """Whether a temporary file (``.<name>.*.tmp``) was left by a run that is gone: its process no longer exists on
+    this machine, or it is another machine's and over :data:`OTHER_HOST_STALE_S` old, or its name does not say
+    (written before names carried their owner)."""
+    m = _TMP_OWNER.search(path.name)
+    if m is None:
+        return True
+    if m["host"] != HOST:
+        return (now or time.time()) - path.stat().st_mtime > OTHER_HOST_STALE_S
+    return not _alive(int(m["pid"]))
+
+
 def remove_stale_tmp(folder: str | Path) -> list[Path]:
-    """Delete the temporary files (``.<name>.*.tmp``) a killed run left in ``folder``.
+    """Delete the temporary files (``.<name>.*.tmp``) a killed run left in ``folder`` (:func:`stale_tmp`); those of
+    a live process, another run writing into the same folder, stay.
 
     Called when a run (re)starts on a folder it owns: those files were never renamed into place,
     so nothing refers to them. Returns what was removed."""
     folder = Path(folder)
-    gone = [p for p in folder.glob(TMP_GLOB) if p.is_file()] if folder.is_dir() else []
-    for p in gone:
-        p.unlink(missing_ok=True)
+    gone = []
+    for p in folder.glob(TMP_GLOB) if folder.is_dir() else []:
+        try:
+            if p.is_file() and stale_tmp(p):
+                p.unlink()
+                gone.append(p)
+        except FileNotFoundError:  # renamed into place or removed by its owner meanwhile
+            pass
     return gone
 
 

@@ -1,5 +1,6 @@
 """Nothing lost: SIGKILL at a random point, re-run the same command, get what an uninterrupted run
 gets; no partial file is ever visible under its final name."""
+import os
 import random
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import torch
 
 from speechvae.checkpoint import load_checkpoint
 from speechvae.features import Features
-from speechvae.store import atomic_path, atomic_write_text
+from speechvae.store import HOST, OTHER_HOST_STALE_S, atomic_path, atomic_write_text, remove_stale_tmp
 
 from conftest import FS, harmonic
 
@@ -110,5 +111,29 @@ def test_a_rerun_removes_what_a_killed_run_left_half_written(tmp_path):
         p.write_bytes(b"half")
     keep = out / "feats" / "notes.tmp"  # not one of ours (no leading dot): left alone
     keep.write_text("mine")
-    subprocess.run([*CLI, "analyze", str(wavs), "-o", str(out)], check=True, capture_output=True)
-    assert not any(p.exists() for p in stale) and keep.exists()
+    with subprocess.Popen(["sleep", "60"]) as live:  # a process writing into the same folder, still at it
+        busy = out / "feats" / f".utt01.npz.@{HOST}-{live.pid}@x3.tmp"
+        busy.write_bytes(b"being written")
+        subprocess.run([*CLI, "analyze", str(wavs), "-o", str(out)], check=True, capture_output=True)
+        live.kill()
+    assert not any(p.exists() for p in stale) and keep.exists() and busy.exists()
+
+
+def test_only_the_files_of_runs_that_are_gone_count_as_stale(tmp_path):
+    """A temporary name says which process on which machine writes it: its file is removed once that process is
+    gone (here: one that has exited), kept while it lives; another machine's is kept for a day (its processes cannot
+    be seen from here); a name that does not say (written before names did) is removed as before."""
+    with subprocess.Popen(["true"]) as done:
+        pass  # exited and reaped: its pid names no process now
+    with subprocess.Popen(["sleep", "60"]) as live:
+        files = {"live": f".a.npz.@{HOST}-{live.pid}@r1.tmp", "gone": f".b.npz.@{HOST}-{done.pid}@r2.tmp",
+                 "unnamed": ".c.npz.r3.tmp", "other host, recent": ".d.npz.@elsewhere-1@r4.tmp",
+                 "other host, old": ".e.npz.@elsewhere-1@r5.tmp"}
+        for name in files.values():
+            (tmp_path / name).write_bytes(b"half")
+        old = time.time() - OTHER_HOST_STALE_S - 60
+        os.utime(tmp_path / files["other host, old"], (old, old))
+        removed = {p.name for p in remove_stale_tmp(tmp_path)}
+        live.kill()
+    assert removed == {files[k] for k in ("gone", "unnamed", "other host, old")}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files[k] for k in ("live", "other host, recent"))
