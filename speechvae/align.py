@@ -14,6 +14,7 @@ operation (no step stays in the same row of ``a``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 
 def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -22,7 +23,8 @@ def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ta, tb = len(a), len(b)
     if ta == 0 or tb == 0 or tb > 2 * ta - 1 and not (ta == tb == 1):
         raise ValueError(f"cannot align {ta} frames to {tb}: at most 2 frames of the second per frame of the first")
-    dist = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1))  # (Ta, Tb)
+    # (Ta, Tb) Euclidean distances; scipy builds no (Ta, Tb, D) difference array (1 GB for two 10-s utterances)
+    dist = cdist(a, b)
     cost = np.full((ta, tb), np.inf)
     back = np.zeros((ta, tb), dtype=np.int8)  # step taken into (i, j): 0, 1 or 2 frames of b
     cost[0, 0] = dist[0, 0]
