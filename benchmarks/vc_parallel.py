@@ -25,11 +25,10 @@ import numpy as np
 
 import speechvae  # noqa: F401
 from speechvae.config import PostfilterConfig
-from speechvae.conversion import convert, f0_map, parallel_pairs
+from speechvae.conversion import convert, f0_map, parallel_pairs, score_conversion
 from speechvae.corpus import stats_for
 from speechvae.featdir import feature_path
 from speechvae.features import Features
-from speechvae.metrics import dtw_mcd
 from speechvae.pairs import aligned_pairs
 from speechvae.reconstruct import gv_postfilter, gv_weights, load_model, with_postfilter
 
@@ -41,27 +40,27 @@ ADOPTED_BEFORE = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into e
 SETTINGS = "0,0.7,0.9,1,0.5@15x1,0.7@15x1,0.8@15x1,0.8@20x1,0.6@12x1,0.8@10x1"
 
 
-def setting(text: str) -> tuple[float, int, float]:
-    """``W`` or ``W@KxH`` -> (weight, high_from, weight_high); high_from 0: one weight for every dim."""
+def setting(text: str) -> PostfilterConfig:
+    """``0`` (off), ``W`` or ``W@KxH`` -> the GV post-filter settings it names."""
     if "@" not in text:
-        return float(text), 0, 1.0
+        return PostfilterConfig(gv=float(text) > 0, gv_weight=float(text))
     w, rest = text.split("@")
     k, h = rest.split("x")
-    return float(w), int(k), float(h)
+    return PostfilterConfig(gv=True, gv_weight=float(w), gv_high_from=int(k), gv_weight_high=float(h))
 
 
-def score(feat, pairs: list[tuple[str, str]], conversions) -> tuple[float, float]:
-    """(DTW MCD dB pooled over aligned frames, GV ratio) of ``conversions(source Features)`` against the targets."""
-    total = frames = 0.0
-    conv_var, ref_var = [], []
-    for s, t in pairs:
-        src, ref = Features.load(feature_path(feat, s)), Features.load(feature_path(feat, t))
-        est = conversions(src)
-        d = dtw_mcd(ref, est)
-        total, frames = total + d["mcd_db"] * d["frames"], frames + d["frames"]
+def score(feat, pairs: list[tuple[str, str]], conversions) -> list[float]:
+    """[DTW MCD dB as evaluate-vc pools it, GV ratio] of ``conversions(source Features)`` against the targets."""
+    conv_var = []
+
+    def kept(f: Features) -> Features:  # the conversions' per-utterance variances, for the GV ratio
+        est = conversions(f)
         conv_var.append(est.mcep[:, 1:].var(axis=0))
-        ref_var.append(ref.mcep[:, 1:].var(axis=0))
-    return total / frames, float(np.mean(np.mean(conv_var, axis=0) / np.mean(ref_var, axis=0)))
+        return est
+
+    mcd = score_conversion(feat, pairs, kept)["mcd_db"]
+    ref_var = [Features.load(feature_path(feat, t)).mcep[:, 1:].var(axis=0) for _, t in pairs]
+    return [mcd, float(np.mean(np.mean(conv_var, axis=0) / np.mean(ref_var, axis=0)))]
 
 
 def affine_maps(feat, train: list[str]) -> tuple[dict, dict]:
@@ -88,22 +87,21 @@ def main() -> None:
     feat = features(2)
     ids = split(feat)
     settings = [(text, setting(text)) for text in args.settings.split(",")]
+    directions = (SPEAKERS, SPEAKERS[::-1])
+    dev = {(s, t): parallel_pairs(feat, s, t, [u for u in ids["dev"] if u.startswith(s + "/")]) for s, t in directions}
     maps, stats = affine_maps(feat, ids["train"])
     rows = []
-    for text, (w, k, h) in settings:
+    for text, pf in settings:
         row = ["parallel reference: affine map on the aligned pairs", text]
-        for s, t in (SPEAKERS, SPEAKERS[::-1]):
-            weights = gv_weights(PostfilterConfig(gv_weight=w, gv_high_from=k, gv_weight_high=h), 39)
-
-            def affine(f, s=s, t=t, weights=weights):
+        for s, t in directions:
+            def affine(f, s=s, t=t):
                 y = np.c_[f.mcep[:, 1:], np.ones(f.frames)] @ maps[(s, t)]
-                y = gv_postfilter(y, stats[t].mcep_gv, weights) if w or k else y
+                y = gv_postfilter(y, stats[t].mcep_gv, gv_weights(pf, y.shape[1])) if pf.gv else y
                 mcep = f.mcep.copy()
                 mcep[:, 1:] = y
                 return dataclasses.replace(f.replace_mcep(mcep), f0=f0_map(f.f0, stats[s], stats[t]))
 
-            row += list(score(feat, parallel_pairs(feat, s, t, [u for u in ids["dev"] if u.startswith(s + "/")]),
-                              affine))
+            row += score(feat, dev[(s, t)], affine)
         rows.append(row)
         print(rows[-1], flush=True)
     out = ROOT / "data" / "bench" / "vc"
@@ -112,18 +110,17 @@ def main() -> None:
         trained(feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]),
                 _list(exp / "dev.list", ids["dev"]))
         base = load_model(exp)
-        for text, (w, k, h) in settings:
-            tm = with_postfilter(base, gv=bool(w or k), weight=w if w or k else None, high_from=k or None,
-                                 weight_high=h if k else None)
+        for text, pf in settings:
+            tm = with_postfilter(base, gv=pf.gv, weight=pf.gv_weight, high_from=pf.gv_high_from,
+                                 weight_high=pf.gv_weight_high)
             row = [name[len(ADOPTED_BEFORE) + 2:] if name.startswith(ADOPTED_BEFORE + ", ") else name.split(", ")[-1],
                    text]
-            for s, t in (SPEAKERS, SPEAKERS[::-1]):
-                src_stats = tm.checkpoint.speaker_stats[s]
-                row += list(score(feat, parallel_pairs(feat, s, t, [u for u in ids["dev"] if u.startswith(s + "/")]),
-                                  lambda f, s=s, t=t, st=src_stats: convert(tm, f, s, t, st)))
+            for s, t in directions:
+                row += score(feat, dev[(s, t)],
+                             lambda f, s=s, t=t: convert(tm, f, s, t, tm.checkpoint.speaker_stats[s]))
             rows.append(row)
             print(rows[-1], flush=True)
-    print(f"\nDev sentences ({len([u for u in ids['dev'] if u.startswith(SPEAKERS[0] + '/')])} per direction); "
+    print(f"\nDev sentences ({len(dev[SPEAKERS])} per direction); "
           "post-filter: W for all dims, or W below cK and H from cK (W@KxH):\n")
     print(table(["model", "GV post-filter", f"{SPEAKERS[0]} -> {SPEAKERS[1]} DTW MCD dB", "GV ratio",
                  f"{SPEAKERS[1]} -> {SPEAKERS[0]} DTW MCD dB", "GV ratio"], rows))

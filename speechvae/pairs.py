@@ -13,8 +13,9 @@ over speech frames only (within :data:`speechvae.metrics.SILENCE_DB` of the utte
 pauses differ in length between readers and carry no conversion to learn). ``loss.parallel_realign`` aligns again,
 every so many epochs, on the model's own conversion of the source (as sprocket refines its GMM's alignment): nearer
 the target than mean/std matching, so the pairs it gives match content better (on CMU ARCTIC, a trained model
-fine-tuned on pairs aligned on its conversions converted 0.10-0.15 dB better than on pairs aligned by mean/std). Pairs are index pairs into the training
-frames in the order :func:`speechvae.train.load_frames` concatenates them (8 bytes each, no copy of a frame).
+fine-tuned on pairs aligned on its conversions converted 0.10-0.15 dB better than on pairs aligned by mean/std).
+Pairs are index pairs into the training frames in the order :func:`speechvae.train.load_frames` concatenates them
+(8 bytes each, no copy of a frame).
 """
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stale_tmp(path: Path, now: float | None = None) -> bool:
+def stale_tmp(path: Path) -> bool:
     """Whether a temporary file (``.<name>.*.tmp``) was left by a run that is gone: its process no longer exists on
     this machine, or it is another machine's and over :data:`OTHER_HOST_STALE_S` old, or its name does not say
     (written before names carried their owner)."""
@@ -83,7 +83,7 @@ def stale_tmp(path: Path, now: float | None = None) -> bool:
     if m is None:
         return True
     if m["host"] != HOST:
-        return (now or time.time()) - path.stat().st_mtime > OTHER_HOST_STALE_S
+        return time.time() - path.stat().st_mtime > OTHER_HOST_STALE_S
     return not _alive(int(m["pid"]))
 
 

@@ -132,10 +132,12 @@ def choose_split(featdir: str | Path, cfg: Config, valid_list: str | Path | None
 
 def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.device, tr: list[str],
                  va: list[str], expdir: str | Path | None = None,
-                 speaker_stats: dict[str, Stats] | None = None) -> Data:
+                 speaker_stats: dict[str, Stats] | None = None,
+                 pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> Data:
     """Normalised frames of the training (``tr``) and held-out (``va``) utterances on ``device``; training
     frames above ``train.max_memory_mb`` are packed into ``expdir/frames`` and streamed (:mod:`.framestore`).
-    With ``model.prosody`` also every frame's prosody, and the F0 map between ``speaker_stats``' speakers."""
+    With ``model.prosody`` also every frame's prosody, and the F0 map between ``speaker_stats``' speakers. With
+    ``loss.parallel`` the frame pairs: ``pairs`` when given (a resumed run's, from its checkpoint), else aligned."""
     log.info("train: %d utterances, valid: %d utterances", len(tr), len(va))
     frames = {r["utt_id"]: r["frames"] for r in read_manifest(featdir)}
     megabytes = sum(frames[u] for u in tr) * len(stats.mcep_mean) * 4 / 1e6
@@ -176,10 +178,12 @@ def prepare_data(featdir: str | Path, cfg: Config, stats: Stats, device: torch.d
             raise ExperimentError(f"loss.parallel draws frame pairs from the whole training set, which is streamed here "
                                   f"({megabytes:.0f} MB > train.max_memory_mb {cfg.train.max_memory_mb:g}): raise "
                                   "train.max_memory_mb or train without loss.parallel")
-        from .pairs import aligned_pairs
+        if pairs is None:
+            from .pairs import aligned_pairs
 
-        p = aligned_pairs(featdir, tr, speaker_stats)
-        data.pairs = (torch.from_numpy(p.src).to(device), torch.from_numpy(p.tgt).to(device))
+            p = aligned_pairs(featdir, tr, speaker_stats)
+            pairs = (torch.from_numpy(p.src), torch.from_numpy(p.tgt))
+        data.pairs = (pairs[0].to(device), pairs[1].to(device))
     return data
 
 
@@ -522,14 +526,14 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config, *, stats_path: str
     else:
         stats = stats_for(featdir, tr)
         log.info("normalisation stats over the %d training utterances (%d frames)", stats.utterances, stats.frames)
-    data = prepare_data(featdir, cfg, stats, device, tr, va, expdir, speaker_stats)
+    # a run that re-aligned before it stopped continues on the same pairs (its checkpoint keeps them)
+    data = prepare_data(featdir, cfg, stats, device, tr, va, expdir, speaker_stats,
+                        ck.parallel_pairs if ck is not None else None)
     model = build_model(cfg, data.train.shape[1], device)
     opt = make_optimizer(model, cfg)
     if ck is not None:
         model.load_state_dict(ck.model_state)
         opt.load_state_dict(ck.optimizer_state)
-        if ck.parallel_pairs is not None and data.pairs is not None:  # re-aligned before it stopped: the same pairs
-            data.pairs = tuple(p.to(device) for p in ck.parallel_pairs)
         history, start_epoch = ck.history, ck.epoch + 1
         log.info("resuming %s at epoch %d", ckpt_file, start_epoch)
     save_config(cfg, expdir / "config.yaml")
