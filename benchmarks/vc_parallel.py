@@ -24,7 +24,7 @@ import dataclasses
 import numpy as np
 
 import speechvae  # noqa: F401
-from speechvae.config import PostfilterConfig
+from speechvae.config import Config, PostfilterConfig, validate
 from speechvae.conversion import convert, f0_map, parallel_pairs, score_conversion
 from speechvae.corpus import stats_for
 from speechvae.featdir import feature_path
@@ -41,12 +41,18 @@ SETTINGS = "0,0.7,0.9,1,0.5@15x1,0.7@15x1,0.8@15x1,0.8@20x1,0.6@12x1,0.8@10x1"
 
 
 def setting(text: str) -> PostfilterConfig:
-    """``0`` (off), ``W`` or ``W@KxH`` -> the GV post-filter settings it names."""
-    if "@" not in text:
-        return PostfilterConfig(gv=float(text) > 0, gv_weight=float(text))
-    w, rest = text.split("@")
-    k, h = rest.split("x")
-    return PostfilterConfig(gv=True, gv_weight=float(w), gv_high_from=int(k), gv_weight_high=float(h))
+    """``0`` (off), ``W`` or ``W@KxH`` -> the GV post-filter settings it names; another text is refused in one line."""
+    try:
+        if "@" not in text:
+            pf = PostfilterConfig(gv=float(text) > 0, gv_weight=float(text))
+        else:
+            w, rest = text.split("@")
+            k, h = rest.split("x")
+            pf = PostfilterConfig(gv=True, gv_weight=float(w), gv_high_from=int(k), gv_weight_high=float(h))
+        validate(Config(postfilter=pf))  # the bounds a model's config is held to
+    except ValueError as e:  # ConfigError is one
+        raise SystemExit(f"--settings: {text!r} is not W or W@KxH in bounds (e.g. 0.7 or 0.7@15x1): {e}") from None
+    return pf
 
 
 def score(feat, pairs: list[tuple[str, str]], conversions) -> list[float]:
@@ -84,9 +90,9 @@ def main() -> None:
     ap.add_argument("--cells", nargs="+", choices=list(CELLS), default=[ADOPTED_BEFORE, *PARALLEL])
     ap.add_argument("--settings", default=SETTINGS, help="post-filter settings: W or W@KxH, comma-separated")
     args = ap.parse_args()
+    settings = [(text, setting(text)) for text in args.settings.split(",")]
     feat = features(2)
     ids = split(feat)
-    settings = [(text, setting(text)) for text in args.settings.split(",")]
     directions = (SPEAKERS, SPEAKERS[::-1])
     dev = {(s, t): parallel_pairs(feat, s, t, [u for u in ids["dev"] if u.startswith(s + "/")]) for s, t in directions}
     maps, stats = affine_maps(feat, ids["train"])
