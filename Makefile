@@ -15,7 +15,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench browser-check clean
+.PHONY: install demo test lint docs bench browser-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash recipes/demo/run.sh
 
+# Lint, then the test suite (tests/test_docs.py builds the docs site, warnings as errors): what CI runs.
 test: $(STAMP)
+	$(VENV)/bin/ruff check speechvae tests benchmarks docs
 	$(PY) -m pytest -q --durations=10
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check speechvae tests benchmarks docs
+
+# The documentation site (Sphinx + myst-parser, offline) -> docs/_build/html/index.html.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 # The listening page in headless Chromium (Debian: apt-get install chromium): no console message, no
 # missing resource, the table sorts; the screenshot lands in data/listening_page.png.
@@ -50,4 +59,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/corpus.py
 
 clean:
-	rm -rf $(VENV) data/demo exp/demo
+	rm -rf $(VENV) data/demo exp/demo docs/_build

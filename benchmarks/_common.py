@@ -24,11 +24,11 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 
 def judged(feat: Path, eval_ids: list[str], systems: dict) -> str:
-    """Reconstructions judged as listeners judge them (speechvae.quality; needs speechvae[quality]): a markdown
-    table of PESQ-WB and STOI against the original recording and DNSMOS (P.808, OVRL), one row per system
+    """Reconstructions judged as listeners judge them (speechvae.evaluation.quality; needs speechvae[quality]): a
+    markdown table of PESQ-WB and STOI against the original recording and DNSMOS (P.808, OVRL), one row per system
     (name -> (MCD dB, rebuild(features) -> features)) beside WORLD copy synthesis (the ceiling of any system
     resynthesised through WORLD) and the recordings themselves."""
-    from speechvae.quality import reconstruction_quality
+    from speechvae.evaluation.quality import reconstruction_quality
 
     first = reconstruction_quality(feat, eval_ids, lambda u, f: f, progress=False, versions=("original", "copy"))
     rows = [["original recording", "", None, None, *_dns(first["overall"]["original"])],
@@ -55,8 +55,8 @@ def trained(feat: Path, exp: Path, cfg, train_list: Path, valid_list: Path) -> P
     """``exp`` holding ``cfg`` trained to its end on ``feat``: trained when absent, resumed when a killed run left
     an unfinished checkpoint (a checkpoint is written every epoch, so its presence alone does not mean done),
     untouched when finished."""
-    from speechvae.checkpoint import CheckpointError, load_checkpoint
-    from speechvae.train import finished, fit
+    from speechvae.models.checkpoint import CheckpointError, load_checkpoint
+    from speechvae.training.loop import finished, fit
 
     try:
         ck = load_checkpoint(exp)
@@ -73,7 +73,8 @@ def trained(feat: Path, exp: Path, cfg, train_list: Path, valid_list: Path) -> P
 def aishell_split(out: Path) -> tuple[Path, Path]:
     """The AISHELL-1 S0913 features and the fixed 64 / 8 / 8 split by id (``out/lists/{train,dev,eval}.list``)
     that the compact-codes and VQ benchmarks share: (feature folder, lists folder)."""
-    from speechvae.corpus import collect_inputs, write_split_lists
+    from speechvae.analysis.corpus import collect_inputs
+    from speechvae.analysis.splits import write_split_lists
 
     feat = aishell_features()
     lists = out / "lists"
@@ -83,8 +84,8 @@ def aishell_split(out: Path) -> tuple[Path, Path]:
 
 def aishell_features(jobs: int = 2) -> Path:
     """Analyse the AISHELL-1 speaker once into data/bench/aishell1_S0913 (re-runs skip done files)."""
+    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
     from speechvae.config import AnalysisConfig
-    from speechvae.corpus import analyze_corpus, collect_inputs
 
     out = ROOT / "data" / "bench" / "aishell1_S0913"
     rep = analyze_corpus(collect_inputs([corpus_or_exit("aishell1_S0913")]), out, AnalysisConfig(), jobs=jobs)

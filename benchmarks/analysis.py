@@ -13,18 +13,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-import speechvae  # noqa: F401
 import pysptk
 import pyworld
-
-from speechvae.audio import read_audio
-from speechvae.config import AnalysisConfig
-from speechvae.corpus import analyze_corpus, collect_inputs
-from speechvae.features import extract_f0, highpass, resolve_analysis
-from speechvae.mcep import mcep_to_sp, sp_to_mcep
-
 from _common import corpus_or_exit, table
+
+import speechvae  # noqa: F401
+from speechvae.analysis.audio import read_audio
+from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.features import extract_f0, highpass, resolve_analysis
+from speechvae.analysis.mcep import mcep_to_sp, sp_to_mcep
+from speechvae.config import AnalysisConfig
 
 
 def stage_times(wavs: list[Path], cfg: AnalysisConfig) -> dict[str, float]:
@@ -79,19 +77,24 @@ def main() -> None:
     audio_s = rtf.pop("_audio_s")
     print(f"## Analysis: {len(wavs)} files of {args.corpus}, {audio_s:.1f} s of audio, 16 kHz, order 39\n")
     rows = [[k, v, ""] for k, v in rtf.items()]
-    for i, (ours, ref) in enumerate([("sp->mcep ours", "sp->mcep pysptk.sp2mc"), ("mcep->sp ours", "mcep->sp pysptk.mc2sp")]):
+    for i, (ours, ref) in enumerate(
+        [("sp->mcep ours", "sp->mcep pysptk.sp2mc"), ("mcep->sp ours", "mcep->sp pysptk.mc2sp")]
+    ):
         speed = rtf[ref] / rtf[ours]
         for r in rows:
             if r[0] == ours:
                 r[2] = f"{speed:.0f}x faster than pysptk"
     print(table(["stage", "RTF", "note"], rows))
     t1, t2 = pool_time(wavs, 1), pool_time(wavs, 2)
-    rows = [["-j 1 (in process)", t1, t1 / audio_s, "1.0x"], ["-j 2 (process pool)", t2, t2 / audio_s, f"{t1 / t2:.2f}x"]]
+    rows = [["-j 1 (in process)", t1, t1 / audio_s, "1.0x"], ["-j 2 (process pool)", t2, t2 / audio_s,
+                                                              f"{t1 / t2:.2f}x"]]
     try:
         import distributed  # noqa: F401
 
         td = pool_time(wavs, 2, scheduler="local")
-        rows.append(["-j 2 --scheduler local (Dask LocalCluster, start-up included)", td, td / audio_s, f"{t1 / td:.2f}x"])
+        rows.append(
+            ["-j 2 --scheduler local (Dask LocalCluster, start-up included)", td, td / audio_s, f"{t1 / td:.2f}x"]
+        )
     except ImportError:
         rows.append(["Dask LocalCluster", "n/a", "n/a", "pip install 'speechvae[dask]'"])
     print()

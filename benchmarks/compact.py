@@ -22,17 +22,17 @@ import argparse
 import time
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.baselines import fit_pca, pca_name, pca_rebuild
-from speechvae.config import AnalysisConfig
-from speechvae.corpus import analyze_corpus, collect_inputs
-from speechvae.featdir import read_id_list, select_utts
-from speechvae.metrics import score
-from speechvae.rd import run_rd
-from speechvae.reconstruct import load_model, reconstruct
-from speechvae.report import evaluate
-
 from _common import ROOT, aishell_split, corpus_or_exit, judged, table, trained
+
+import speechvae  # noqa: F401
+from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.featdir import read_id_list, select_utts
+from speechvae.config import AnalysisConfig
+from speechvae.evaluation.baselines import fit_pca, pca_name, pca_rebuild
+from speechvae.evaluation.evaluate import evaluate
+from speechvae.evaluation.metrics import score
+from speechvae.experiments.rd import run_rd
+from speechvae.inference.model import load_model, reconstruct
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 LATENTS = "4,8,16,32"
@@ -75,7 +75,8 @@ def main() -> None:
     if args.quality:
         return quality_rows(out, feat, lists)
     bdl = unseen_speaker(out, 2)
-    train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"), select_utts(bdl)
+    train_ids, eval_ids, bdl_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list"),
+    select_utts(bdl)
     pcas = {s: fit_pca(feat, train_ids, s) for s in (1, 4)}  # frame PCA, and PCA of 4 stacked frames
     pca_bdl = {pca_name(k * s, s): score(bdl, bdl_ids, pca_rebuild(pcas[s], k * s))["mcd_db"]
                for k in (4, 8, 16, 32) for s in (1, 4)}
@@ -109,8 +110,10 @@ def main() -> None:
                          versus(b, pca_bdl.get(stacked))])
         print(f"({fam}: {time.perf_counter() - t0:.0f} s)", flush=True)
     beta_rows = {}
-    for family, sub, label in ((BETA_FAMILY, "beta", "mlp true-ELBO family (MCD scale)"),
-                               (RATE_FAMILY, "rate_block", "rate8k.yaml / rate.yaml")):
+    for family, sub, label in (
+        (BETA_FAMILY, "beta", "mlp true-ELBO family (MCD scale)"),
+        (RATE_FAMILY, "rate_block", "rate8k.yaml / rate.yaml"),
+    ):
         fam, conf, sets, betas = family
         t0 = time.perf_counter()
         res = run_rd(feat, out / sub, {"loss.beta": [float(b) for b in betas.split(",")]},
@@ -141,10 +144,12 @@ def main() -> None:
         print(table(["cell", "MCD dB", "GV ratio", "KL nats/frame", "rate kbit/s", "unseen bdl MCD dB"], rate_rows))
 
     elbo = []
-    for name, conf, sets in (("elbo.yaml (z-scores, per-dim variance, free bits 1)", "elbo.yaml", []),
-                             ("elbo.yaml with free bits 0.5 (the previous setting)", "elbo.yaml", ["loss.free_bits=0.5"])):
+    for name, conf, sets in (
+        ("elbo.yaml (z-scores, per-dim variance, free bits 1)", "elbo.yaml", []),
+        ("elbo.yaml with free bits 0.5 (the previous setting)", "elbo.yaml", ["loss.free_bits=0.5"]),
+    ):
         from speechvae.config import load_config
-        from speechvae.train import fit
+        from speechvae.training.loop import fit
 
         cfg = load_config(CONF / conf, sets + ["postfilter.gv=false"])
         exp = out / "elbo" / "".join(c for c in name if c.isalnum())[:30]
@@ -165,15 +170,20 @@ def quality_rows(out: Path, feat: Path, lists: Path) -> None:
     train_ids, eval_ids = read_id_list(lists / "train.list"), read_id_list(lists / "eval.list")
     t0 = time.perf_counter()
     systems = {}
-    for name, conf in (("block.yaml (64 per 4 frames: 16 per frame)", "block.yaml"),
-                       ("rate8k.yaml (block, beta 1: 6.3 kbit/s)", "rate8k.yaml")):
+    for name, conf in (
+        ("block.yaml (64 per 4 frames: 16 per frame)", "block.yaml"),
+        ("rate8k.yaml (block, beta 1: 6.3 kbit/s)", "rate8k.yaml"),
+    ):
         exp = out / "quality" / conf.split(".")[0]
         trained(feat, exp, load_config(CONF / conf), lists / "train.list", lists / "dev.list")
         tm = load_model(exp, "cpu")
         systems[name] = (score(feat, eval_ids, lambda f, tm=tm: reconstruct(tm, f))["mcd_db"],
                          lambda f, tm=tm: reconstruct(tm, f))
-    for k, s, name in ((16, 1, "PCA-16 (16 per frame)"), (64, 4, "PCA-64 of 4 stacked frames (16 per frame)"),
-                       (8, 1, "PCA-8 (8 per frame)")):
+    for k, s, name in (
+        (16, 1, "PCA-16 (16 per frame)"),
+        (64, 4, "PCA-64 of 4 stacked frames (16 per frame)"),
+        (8, 1, "PCA-8 (8 per frame)"),
+    ):
         rb = pca_rebuild(fit_pca(feat, train_ids, s), k)
         systems[name] = (score(feat, eval_ids, rb)["mcd_db"], rb)
     print(f"(trained and scored: {time.perf_counter() - t0:.0f} s)", flush=True)

@@ -24,11 +24,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from speechvae.featdir import read_manifest
-
 from _common import ROOT, corpus_or_exit, table
 from framestore import UTT_FRAMES, peak_rss_mb, synthetic_featdir
 from vc import RECIPE, SPEAKERS, split
+
+from speechvae.analysis.featdir import read_manifest
 
 CLI = [sys.executable, "-m", "speechvae.cli", "-q"]
 

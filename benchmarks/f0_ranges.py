@@ -18,16 +18,15 @@ import time
 
 import numpy as np
 import pyworld
+from _common import ROOT, corpus_or_exit, table
 
 import speechvae  # noqa: F401
-from speechvae.audio import read_audio
+from speechvae.analysis.audio import read_audio
+from speechvae.analysis.corpus import collect_inputs, read_f0_ranges
+from speechvae.analysis.f0range import estimate_ranges
+from speechvae.analysis.features import extract_f0, highpass, resolve_analysis
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import collect_inputs, read_f0_ranges
-from speechvae.features import extract_f0, highpass, resolve_analysis
-from speechvae.f0range import estimate_ranges
 from speechvae.parallel import task_runner
-
-from _common import ROOT, corpus_or_exit, table
 
 HAND = ROOT / "recipes" / "arctic_vc" / "conf" / "f0_ranges.txt"
 SPEAKERS = ("bdl", "slt")
@@ -91,9 +90,13 @@ def main() -> None:
                 counts[k] += errors(r[k], ref)
         for k, (n, octave, gross) in counts.items():
             rows.append([s, k, ref_frames, n, f"{100 * octave / n:.3f}%", f"{100 * gross / n:.3f}%"])
-    print(f"\n## Octave errors of harvest, last {args.sentences} sentences per speaker ({time.perf_counter() - t0:.0f} s)\n")
-    print(table(["speaker", "range", "reference frames", "voiced in both", "octave errors", "gross errors (> 20%)"],
-                rows))
+    print(
+        f"\n## Octave errors of harvest, last {args.sentences} sentences per speaker "
+        f"({time.perf_counter() - t0:.0f} s)\n"
+    )
+    print(
+        table(["speaker", "range", "reference frames", "voiced in both", "octave errors", "gross errors (> 20%)"], rows)
+    )
 
 
 if __name__ == "__main__":

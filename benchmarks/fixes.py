@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import ROOT, aishell_features, table
 
 import speechvae  # noqa: F401
 from speechvae import plots
+from speechvae.analysis.featdir import select_utts
 from speechvae.config import load_config
-from speechvae.featdir import select_utts
-from speechvae.reconstruct import decode, load_model
-from speechvae.report import evaluate
-from speechvae.train import fit, mean_dead_fraction, split_utts
-
-from _common import ROOT, aishell_features, table
+from speechvae.evaluation.evaluate import evaluate
+from speechvae.inference.model import decode, load_model
+from speechvae.training.data import split_utts
+from speechvae.training.loop import fit, mean_dead_fraction
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 
@@ -30,7 +30,8 @@ CONF = ROOT / "recipes" / "folder" / "conf"
 RUNS = [
     ("seed (article)", "seed.yaml", [], False),
     ("seed + learned per-dim variance", "seed.yaml", ["loss.decoder_variance=per_dim"], False),
-    ("seed + beta warm-up 10 ep + free bits 0.25", "seed.yaml", ["loss.beta_warmup_epochs=10", "loss.free_bits=0.25"], False),
+    ("seed + beta warm-up 10 ep + free bits 0.25", "seed.yaml", ["loss.beta_warmup_epochs=10", "loss.free_bits=0.25"],
+     False),
     ("seed + GV post-filter", "seed.yaml", [], True),
     ("default (per-dim variance, beta 0.01, he init, 15 ep)", None, [], False),
     ("default + GV post-filter", None, [], True),
@@ -63,7 +64,8 @@ def main() -> None:
         hist, expdir = run(featdir, out, name, conf, sets, held, cache)
         m = evaluate(load_model(expdir, "cpu"), featdir, held, postfilter=pf)
         last = hist[-1]
-        rows.append([name, m["mcd_db"], m["gv_ratio"], last["valid_kl"], int(last["active_dims"]), mean_dead_fraction(last),
+        rows.append([name, m["mcd_db"], m["gv_ratio"], last["valid_kl"], int(last["active_dims"]),
+                     mean_dead_fraction(last),
                      last["elapsed_s"]])
         print(f"  {name}: MCD {m['mcd_db']:.2f} dB, GV {m['gv_ratio']:.3f}", flush=True)
     print(f"\n## Fixes: AISHELL-1 S0913, held-out {len(held)} utterances ({held[0]}..{held[-1]}), posterior mean\n")

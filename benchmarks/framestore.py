@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, table
 
 import speechvae  # noqa: F401
+from speechvae.analysis.featdir import feature_path, write_featdir_analysis, write_manifest
+from speechvae.analysis.features import Features, resolve_analysis
 from speechvae.config import AnalysisConfig
-from speechvae.featdir import feature_path, write_featdir_analysis, write_manifest
-from speechvae.features import Features, resolve_analysis
-
-from _common import ROOT, table
 
 UTT_FRAMES = 1000
 
@@ -93,7 +92,8 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(feat)
     print("\n## Training memory: one epoch, default MLP, batch 128, CPU\n")
-    print(table(["training frames", "frames kept", "peak RSS MB", "bytes / frame", "wall s (stats, packing, epoch)"], rows))
+    print(table(["training frames", "frames kept", "peak RSS MB", "bytes / frame", "wall s (stats, packing, epoch)"],
+                rows))
 
 
 if __name__ == "__main__":

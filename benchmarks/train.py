@@ -5,7 +5,7 @@
 1. frames/s at batch 128 and 1024 of (a) a per-batch-numpy loop like the article's (numpy fancy indexing
    and torch.from_numpy every step, plain Adam, the loss read every step) and (b) speechvae's loop (all
    frames in one device tensor, index slices, fused Adam, one host sync per epoch), its gradients from
-   torch.autograd or written out by hand (speechvae/fused_step.py); same model (seed config), one epoch
+   torch.autograd or written out by hand (speechvae/training/fused_step.py); same model (seed config), one epoch
    each; and (c) the bound: the step's matrix products alone.
 2. time-to-quality: the article's configuration (recipes/folder/conf/seed.yaml) is trained for 50
    epochs and its final held-out MCD is the target; then the default config is trained and the wall
@@ -21,15 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import ROOT, aishell_features, table
 
 import speechvae  # noqa: F401
+from speechvae.analysis.featdir import select_utts
+from speechvae.analysis.stats import Stats
 from speechvae.config import load_config
-from speechvae.featdir import select_utts
-from speechvae.models import loss_terms, objective
-from speechvae.stats import Stats
-from speechvae.train import build_model, fit, load_frames, make_optimizer, split_utts, train_epoch
-
-from _common import ROOT, aishell_features, table
+from speechvae.models.losses import loss_terms, objective
+from speechvae.training.data import load_frames, split_utts
+from speechvae.training.loop import build_model, fit, make_optimizer
+from speechvae.training.steps import train_epoch
 
 
 def article_loop_fps(x: np.ndarray, cfg) -> float:
@@ -143,7 +144,8 @@ def main() -> None:
     print(table(["config", "epochs run", "reaches target at epoch", "wall s to target", "final held-out MCD dB",
                  "speed-up"], [
         ["seed (article)", len(seed_hist), len(seed_hist), t_seed, target, "1.0x"],
-        ["default", len(def_hist), reach_epoch(def_hist), t_def, def_hist[-1]["valid_mcd_db"], f"{t_seed / t_def:.1f}x"],
+        ["default", len(def_hist), reach_epoch(def_hist), t_def, def_hist[-1]["valid_mcd_db"],
+         f"{t_seed / t_def:.1f}x"],
     ]))
 
 

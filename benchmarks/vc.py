@@ -1,4 +1,4 @@
-"""Voice conversion on CMU ARCTIC bdl <-> slt (issue 11): speaker-conditioned VAEs beside the two references.
+"""Voice conversion on CMU ARCTIC bdl <-> slt: speaker-conditioned VAEs beside the two references.
 
     python benchmarks/vc.py [--out data/bench/vc] [--cells NAME ...] [--dev] [--quality] [-j 2]
 
@@ -28,15 +28,16 @@ import json
 import time
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.config import AnalysisConfig, load_config
-from speechvae.conversion import convert_folder, evaluate_conversion
-from speechvae.corpus import analyze_corpus, collect_inputs
-from speechvae.featdir import speakers
-from speechvae.reconstruct import load_model
-from speechvae.report import evaluate
-
 from _common import ROOT, corpus_or_exit, table, trained
+
+import speechvae  # noqa: F401
+from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.featdir import speakers
+from speechvae.config import AnalysisConfig, load_config
+from speechvae.evaluation.evaluate import evaluate
+from speechvae.inference.model import load_model
+from speechvae.vc.convert import convert_folder
+from speechvae.vc.evaluate import evaluate_conversion
 
 RECIPE = ROOT / "recipes" / "arctic_vc" / "conf"  # its F0 ranges
 # the cells' base config: recipes/vc's vc.yaml (what recipes/arctic_vc/conf/vc.yaml was until it added the parallel term
@@ -45,10 +46,10 @@ VC_CONF = ROOT / "recipes" / "vc" / "conf" / "vc.yaml"
 DEC = ["model.conditioning=decoder"]  # the speaker code into the decoder only: vc.yaml before it took "both"
 PLAIN = DEC + ["loss.cycle=0"]  # no cycle term: the models before vc.yaml took loss.cycle 1
 OLD = ["loss.beta=1", "train.epochs=20", "train.lr_schedule=constant"] + PLAIN  # the first vc.yaml: 20 epochs, beta 1
-# the vc.yaml of issues 11-25 (its name kept: it names the trained model's folder); vc.yaml now adds the F0 and voicing
+# the first vc.yaml (its name kept: it names the trained model's folder); vc.yaml now adds the F0 and voicing
 # cell's model.prosody and the GV post-filter (judged in vc_postfilter.py)
 VC_YAML = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too (vc.yaml)"
-CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before issue 26 (BASE)
+CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before the F0 input and the post-filter (BASE)
     VC_YAML: [],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, seed 1": ["train.seed=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1": DEC,
@@ -75,16 +76,16 @@ CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before issue 26 (BASE)
     "mlp [256, 64], latent 8, beta 0.7, 20 epochs": OLD + ["model.hidden=[256, 64]", "loss.beta=0.7"],
     "mlp latent 8, beta 0.7, 20 epochs, batch 64": OLD + ["loss.beta=0.7", "train.batch_size=64"],
     "mlp latent 8, beta 1, code into encoder too": OLD + ["model.conditioning=both"],
-    # temporal context with the code into the encoder and the cycle term (issue 26, item 3): compact codes' block model
+    # temporal context with the code into the encoder and the cycle term: compact codes' block model
     # (4 frames side by side, block.yaml's init) at vc.yaml's rate of 8 latent dims per frame, no linear path (a
     # linear code of the frames would carry the speaker past the bottleneck)
-    # the decoder told the F0 it will be voiced with (issue 26, item 2): each frame's normalised log-F0 and voicing
+    # the decoder told the F0 it will be voiced with: each frame's normalised log-F0 and voicing
     # beside the speaker code (a conversion: the mapped F0)
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder": [
         "model.prosody=true"],
-    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, seed 1": [
-        "model.prosody=true", "train.seed=1"],
-    # less over-smoothing (issue 26, the GV target): the F0 cell plus loss.gv, the decoder's posterior-mean decodes and
+    ("mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
+     "seed 1"): ["model.prosody=true", "train.seed=1"],
+    # less over-smoothing: the F0 cell plus loss.gv, the decoder's posterior-mean decodes and
     # conversions asked to vary as much as the speakers' frames do (models.variance_term), and/or loss.mean_recon, the
     # squared error of that decode (models.mean_decode_error). Judged on dev only (README "Against over-smoothing")
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
@@ -97,7 +98,7 @@ CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before issue 26 (BASE)
     "variance term 0.3, mean-decode error 1": ["model.prosody=true", "loss.gv=0.3", "loss.mean_recon=1"],
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
     "mean-decode error 1": ["model.prosody=true", "loss.mean_recon=1"],
-    # less speaker in z (issue 26, item 4): vc.yaml plus a speaker classifier on z that the encoder plays against
+    # less speaker in z: vc.yaml plus a speaker classifier on z that the encoder plays against
     # (models/adversary.py): pushing its posterior toward uniform, or by gradient reversal (crank's)
     "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder, "
     "parallel term 1": ["model.prosody=true", "loss.parallel=1"],
@@ -119,13 +120,14 @@ CELLS = {  # name -> overrides of recipes/vc/conf/vc.yaml before issue 26 (BASE)
 SPEAKERS = ("bdl", "slt")
 
 
-BASE = ["postfilter.gv=false", "model.prosody=false"]  # vc.yaml as it was before issue 26 adopted them
+# vc.yaml as it was before the F0 input and the post-filter were adopted
+BASE = ["postfilter.gv=false", "model.prosody=false"]
 
 
 def cell_config(name: str):
-    """The config of a cell of CELLS: recipes/vc/conf/vc.yaml as it was before issue 26 (no prosody into the
-    decoder, the GV post-filter off) with the cell's overrides: the cells compare models bare, each change in its own
-    cell; vc_postfilter.py judges the post-filter on the same models."""
+    """The config of a cell of CELLS: recipes/vc/conf/vc.yaml as it was before the F0 input and the post-filter were
+    adopted (no prosody into the decoder, the GV post-filter off) with the cell's overrides: the cells compare models
+    bare, each change in its own cell; vc_postfilter.py judges the post-filter on the same models."""
     return load_config(VC_CONF, [*BASE, *CELLS[name]])
 
 
@@ -171,8 +173,9 @@ def main() -> None:
     for name in args.cells:
         exp = cell_folder(args.out, name)
         t0 = time.time()
-        trained(feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]),
-                _list(exp / "dev.list", ids["dev"]))
+        trained(
+            feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]), _list(exp / "dev.list", ids["dev"])
+        )
         tm = load_model(exp)
         train_s = time.time() - t0
         leak = evaluate(tm, feat, ids["eval"])["speaker_leakage"]
@@ -187,10 +190,13 @@ def main() -> None:
                 rows[-1].insert(4, d["model"]["mcd_db"] - d["meanstd"]["mcd_db"])
         print(rows[-2], rows[-1], flush=True)
     ref_rows = [[name, f"{s} -> {t}", m[key]["mcd_db"], m[key]["f0_rmse_cents"]]
-                for (s, t), m in refs.items() for name, key in (("no conversion", "none"), ("mean/std matching", "meanstd"))]
+                for (s, t), m in refs.items() for name, key in (("no conversion", "none"), ("mean/std matching",
+                                                                                            "meanstd"))]
     print(f"\nReferences, {refs[SPEAKERS]['pairs']} held-out sentences per direction:\n")
     print(table(["reference", "direction", "DTW MCD dB", "F0 RMSE cents"], ref_rows))
-    print("\nSpeaker-conditioned VAEs (same sentences; leakage: linear speaker classifier on held-out z, chance 50%):\n")
+    print(
+        "\nSpeaker-conditioned VAEs (same sentences; leakage: linear speaker classifier on held-out z, chance 50%):\n"
+    )
     print(table(["model", "direction", "DTW MCD dB", "vs mean/std dB", *(["dev: vs mean/std dB"] if args.dev else []),
                  "F0 RMSE cents", "speaker leakage", "train s"], rows))
     (args.out / "vc.json").write_text(json.dumps({"rows": rows, "references": ref_rows}, indent=1))
@@ -204,11 +210,17 @@ def quality_table(out: Path, name: str, feat: Path) -> None:
     rows = []
     t0 = time.time()
     for s, t in (SPEAKERS, SPEAKERS[::-1]):
-        m = evaluate_conversion(exp / f"convert_{s}_{t}", feat, outdir=exp / f"vc_quality_{s}_{t}.json", quality=True,
-                                progress=False)
+        m = evaluate_conversion(
+            exp / f"convert_{s}_{t}", feat, outdir=exp / f"vc_quality_{s}_{t}.json", quality=True, progress=False
+        )
         q = m["quality"]["systems"]
-        for key, label in (("none", "no conversion"), ("meanstd", "mean/std matching"), ("model", name),
-                           ("target_copy", "target, WORLD copy synthesis"), ("target_recording", "target recording")):
+        for key, label in (
+            ("none", "no conversion"),
+            ("meanstd", "mean/std matching"),
+            ("model", name),
+            ("target_copy", "target, WORLD copy synthesis"),
+            ("target_recording", "target recording"),
+        ):
             r, x = m.get(key, {}), q.get(key, {})
             rows.append([label, f"{s} -> {t}", r.get("mcd_db", "-"), r.get("mcd_c0_voiced_db", "-"),
                          r.get("f0_rmse_cents", "-"), x.get("similarity_target"), x.get("similarity_source"),

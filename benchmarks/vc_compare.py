@@ -1,4 +1,5 @@
-"""Two scored conversions of the same sentences side by side, with paired bootstrap intervals (issue 26's dev choices).
+"""Two scored conversions of the same sentences side by side, with paired bootstrap intervals (the dev choices of the
+conversion work).
 
     python benchmarks/vc_compare.py A/vc.json B/vc.json [--resamples 2000] [--seed 0]
 
@@ -15,7 +16,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from _common import table
 
 MEASURES = (("DTW MCD dB", "mcd"), ("similarity to target", "similarity_target"), ("DNSMOS P.808", "dnsmos_p808"))

@@ -1,4 +1,4 @@
-"""Conversion to a target speaker with few recordings (issue 27, item 4): CMU ARCTIC bdl -> slt with the recipe's
+"""Conversion to a target speaker with few recordings: CMU ARCTIC bdl -> slt with the recipe's
 vc.yaml trained on all 300 of bdl's training sentences and only the first N of slt's (N = 5, 20, 50), beside the
 same model trained on all 300 of slt's (benchmarks/vc.py's vc.yaml cell).
 
@@ -23,12 +23,13 @@ import json
 import time
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.conversion import convert_folder, evaluate_conversion
-from speechvae.reconstruct import load_model
-
 from _common import ROOT, table, trained
 from vc import VC_YAML, _list, cell_config, cell_folder, features, split
+
+import speechvae  # noqa: F401
+from speechvae.inference.model import load_model
+from speechvae.vc.convert import convert_folder
+from speechvae.vc.evaluate import evaluate_conversion
 
 FULL = VC_YAML
 
@@ -57,7 +58,9 @@ def main() -> None:
             raise SystemExit(f"--sizes: {n} is not between 1 and {len(slt_train)}")
         exp = args.out / f"few-slt-{n}"
         t0 = time.time()
-        trained(feat, exp, cfg, _list(exp / "train.list", bdl_train + slt_train[:n]), _list(exp / "dev.list", ids["dev"]))
+        trained(
+            feat, exp, cfg, _list(exp / "train.list", bdl_train + slt_train[:n]), _list(exp / "dev.list", ids["dev"])
+        )
         print(f"  slt {n}: trained ({time.time() - t0:.0f} s)", flush=True)
         models[n] = exp
     if not args.no_full:
@@ -78,8 +81,9 @@ def main() -> None:
         label = f"slt: {n} training utterances"
         for s, t in (("bdl", "slt"), ("slt", "bdl")):
             conv = exp / f"few_convert_{s}_{t}"
-            convert_folder(tm, feat, [u for u in ids["eval"] if u.startswith(s + "/")], t, conv, wav=False,
-                           progress=False)
+            convert_folder(
+                tm, feat, [u for u in ids["eval"] if u.startswith(s + "/")], t, conv, wav=False, progress=False
+            )
             m = evaluate_conversion(conv, feat, outdir=exp / f"few_vc_{s}_{t}.json", progress=False)
             mcd_rows.append([label, f"{s} -> {t}", m["none"]["mcd_db"], m["meanstd"]["mcd_db"], m["model"]["mcd_db"],
                              m["model"]["mcd_db"] - m["meanstd"]["mcd_db"], m["meanstd"]["f0_rmse_cents"],
@@ -88,13 +92,18 @@ def main() -> None:
         convert_folder(tm, feat, judged_ids, "slt", conv, progress=False)
         m = evaluate_conversion(conv, feat, outdir=exp / "few_judged_bdl_slt.json", quality=True, progress=False)
         q = m["quality"]["systems"]
-        for key, what in (("none", "no conversion"), ("meanstd", "mean/std matching"), ("model", "vc.yaml"),
-                          ("target_copy", "slt WORLD copy synthesis")):
+        for key, what in (
+            ("none", "no conversion"),
+            ("meanstd", "mean/std matching"),
+            ("model", "vc.yaml"),
+            ("target_copy", "slt WORLD copy synthesis"),
+        ):
             x = q[key]
             q_rows.append([label, what, m.get(key, {}).get("mcd_db", "-"), x["similarity_target"],
                            x["similarity_source"], x["nearer_target"], x["dnsmos_p808"]])
-        done.write_text(json.dumps({"judged_ids": judged_ids, "mcd": mcd_rows[first_mcd:],
-                                    "judged": q_rows[first_q:]}, indent=1))
+        done.write_text(
+            json.dumps({"judged_ids": judged_ids, "mcd": mcd_rows[first_mcd:], "judged": q_rows[first_q:]}, indent=1)
+        )
         print(f"  slt {n}: scored", flush=True)
     print("\nbdl -> slt and slt -> bdl, 50 eval sentences per direction (DTW MCD dB, F0 RMSE cents):\n")
     print(table(["model", "direction", "no conversion", "mean/std", "vc.yaml", "vc.yaml - mean/std",

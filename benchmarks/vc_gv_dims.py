@@ -1,4 +1,4 @@
-"""Per-dimension GV ratio of scored conversions against the target's recordings, as a figure (issue 26).
+"""Per-dimension GV ratio of scored conversions against the target's recordings, as a figure.
 
     python benchmarks/vc_gv_dims.py LABEL=FOLDER [LABEL=FOLDER ...] -o FIGURE.png [--featdir DIR]
 
@@ -13,11 +13,11 @@ import argparse
 import json
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.plots import gv_ratio_dims_figure, save_figure
-
 from _common import ROOT
 from vc_postfilter import gv_ratio_dims
+
+import speechvae  # noqa: F401
+from speechvae.plots import gv_ratio_dims_figure, save_figure
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""One conversion model over three speakers, one of them non-parallel (issue 27): CMU ARCTIC bdl and slt (the same
+"""One conversion model over three speakers, one of them non-parallel: CMU ARCTIC bdl and slt (the same
 400 sentences) and the AISHELL-1 speaker S0913 (other sentences, another language), through recipes/vc.
 
     python benchmarks/vc_many.py [--out data/bench/vc_many] [-j 2] [--no-quality]
@@ -21,14 +21,16 @@ import sys
 import time
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.conversion import convert_folder, evaluate_conversion
-from speechvae.featdir import read_id_list
-from speechvae.reconstruct import load_model
-from speechvae.vc_matrix import direction_table, matrix_markdown, write_matrix
-
 from _common import ROOT, corpus_or_exit, table, trained
 from vc import VC_YAML, cell_config, cell_folder
+
+import speechvae  # noqa: F401
+from speechvae.analysis.featdir import read_id_list
+from speechvae.inference.model import load_model
+from speechvae.report.matrix_page import write_matrix
+from speechvae.vc.convert import convert_folder
+from speechvae.vc.evaluate import evaluate_conversion
+from speechvae.vc.matrix import direction_table, matrix_markdown
 
 SPEAKERS = {"bdl": ("cmu_arctic_bdl_slt", "bdl"), "slt": ("cmu_arctic_bdl_slt", "slt"), "S0913": ("aishell1_S0913", "")}
 TWO = "mlp-latent-8_beta-0.7_60-epochs-cosine_cycle-1_code-into-encoder-too"  # benchmarks/vc.py's vc.yaml folder

@@ -11,8 +11,8 @@ conversions against the target's recordings. Settings: ``0`` no post-filter; ``W
 every dim; ``W@KxH`` W below cK and H from cK up (postfilter.gv_high_from / gv_weight_high).
 
 The parallel reference (no VAE): per direction, one least-squares affine map of c1..c39 fitted on the same DTW
-frame pairs of the training sentences that loss.parallel draws (speechvae.pairs, aligned by mean/std), F0 mapped
-as mean/std matching maps it; with the same post-filter settings toward the target's training GV. What a parallel
+frame pairs of the training sentences that loss.parallel draws (speechvae.training.pairs, aligned by mean/std), F0
+mapped as mean/std matching maps it; with the same post-filter settings toward the target's training GV. What a parallel
 corpus gives a converter with no latent at all: the baseline the parallel term has to beat. About 1 min per model
 (plus training: about 17 min per cell alone on 2 cores).
 """
@@ -22,21 +22,23 @@ import argparse
 import dataclasses
 
 import numpy as np
-
-import speechvae  # noqa: F401
-from speechvae.config import Config, PostfilterConfig, validate
-from speechvae.conversion import convert, f0_map, parallel_pairs, score_conversion
-from speechvae.corpus import stats_for
-from speechvae.featdir import feature_path
-from speechvae.features import Features
-from speechvae.pairs import aligned_pairs
-from speechvae.reconstruct import gv_postfilter, gv_weights, load_model, with_postfilter
-
 from _common import ROOT, table, trained
 from vc import CELLS, SPEAKERS, _list, cell_config, cell_folder, features, split
 
+import speechvae  # noqa: F401
+from speechvae.analysis.featdir import feature_path, stats_for
+from speechvae.analysis.features import Features
+from speechvae.config import Config, PostfilterConfig, validate
+from speechvae.inference.model import convert, load_model
+from speechvae.inference.postfilter import gv_postfilter, gv_weights, with_postfilter
+from speechvae.models.prosody import f0_map
+from speechvae.training.pairs import aligned_pairs
+from speechvae.vc.references import parallel_pairs, score_conversion
+
 PARALLEL = [n for n in CELLS if "parallel term" in n]
-ADOPTED_BEFORE = "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder"
+ADOPTED_BEFORE = (
+    "mlp latent 8, beta 0.7, 60 epochs cosine, cycle 1, code into encoder too, F0 and voicing into the decoder"
+)
 SETTINGS = "0,0.7,0.9,1,0.5@15x1,0.7@15x1,0.8@15x1,0.8@20x1,0.6@12x1,0.8@10x1"
 
 
@@ -100,6 +102,7 @@ def main() -> None:
     for text, pf in settings:
         row = ["parallel reference: affine map on the aligned pairs", text]
         for s, t in directions:
+
             def affine(f, s=s, t=t):
                 y = np.c_[f.mcep[:, 1:], np.ones(f.frames)] @ maps[(s, t)]
                 y = gv_postfilter(y, stats[t].mcep_gv, gv_weights(pf, y.shape[1])) if pf.gv else y
@@ -113,17 +116,20 @@ def main() -> None:
     out = ROOT / "data" / "bench" / "vc"
     for name in args.cells:
         exp = cell_folder(out, name)
-        trained(feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]),
-                _list(exp / "dev.list", ids["dev"]))
+        trained(
+            feat, exp, cell_config(name), _list(exp / "train.list", ids["train"]), _list(exp / "dev.list", ids["dev"])
+        )
         base = load_model(exp)
         for text, pf in settings:
-            tm = with_postfilter(base, gv=pf.gv, weight=pf.gv_weight, high_from=pf.gv_high_from,
-                                 weight_high=pf.gv_weight_high)
+            tm = with_postfilter(
+                base, gv=pf.gv, weight=pf.gv_weight, high_from=pf.gv_high_from, weight_high=pf.gv_weight_high
+            )
             row = [name[len(ADOPTED_BEFORE) + 2:] if name.startswith(ADOPTED_BEFORE + ", ") else name.split(", ")[-1],
                    text]
             for s, t in directions:
-                row += score(feat, dev[(s, t)],
-                             lambda f, s=s, t=t: convert(tm, f, s, t, tm.checkpoint.speaker_stats[s]))
+                row += score(
+                    feat, dev[(s, t)], lambda f, s=s, t=t: convert(tm, f, s, t, tm.checkpoint.speaker_stats[s])
+                )
             rows.append(row)
             print(rows[-1], flush=True)
     print(f"\nDev sentences ({len(dev[SPEAKERS])} per direction); "

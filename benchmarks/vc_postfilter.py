@@ -1,4 +1,4 @@
-"""The GV and modulation-spectrum post-filters toward the target speaker on conversions (issue 26, item 1), chosen
+"""The GV and modulation-spectrum post-filters toward the target speaker on conversions, chosen
 on dev sentences.
 
     python benchmarks/vc_postfilter.py [--weights 0,0.5,1] [--ms-weights 0.5,1] [--n 15] [--eval] [--three]
@@ -11,15 +11,15 @@ GV, 0.5 half way in log variance), and each is scored by evaluate-vc --quality: 
 similarity to the target (centroid of its held-out recordings of other sentences), the share nearer the target,
 DNSMOS P.808, and the GV ratio of the conversions against the target's recordings of the same sentences. --eval: the
 50 eval sentences instead (for the final table, once a weight is chosen on dev). --ms-weights: the same with the
-modulation-spectrum post-filter (postfilter.ms_weight; speechvae.modspec) instead of the GV one; the model was trained
-before its statistics kept a modulation spectrum, so the speakers' statistics are recomputed from its training
+modulation-spectrum post-filter (postfilter.ms_weight; speechvae.analysis.modspec) instead of the GV one; the model was
+trained before its statistics kept a modulation spectrum, so the speakers' statistics are recomputed from its training
 utterances with the code training uses (checked equal to the stored ones in everything they share). A folder already
 scored with the same post-filter settings is not scored again. --three: the three-speaker model of
 benchmarks/vc_many.py (run that first) converting the AISHELL-1 speaker S0913 to bdl and to slt (its 8 dev
 utterances; no parallel recording, so no MCD and a GV ratio against the target's recordings of other sentences).
 --cell: another model of benchmarks/vc.py (a name of its CELLS, trained by it first) in place of vc.yaml, so that
-the model changes of issue 26 are judged as the post-filters are, on the same sentences. --high-from K: every GV
-setting goes --weight-high of the way from cK up (the two-band GV post-filter, postfilter.gv_high_from).
+the model changes of the conversion work are judged as the post-filters are, on the same sentences. --high-from K:
+every GV setting goes --weight-high of the way from cK up (the two-band GV post-filter, postfilter.gv_high_from).
 """
 from __future__ import annotations
 
@@ -30,15 +30,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-import speechvae  # noqa: F401
-from speechvae.conversion import convert_folder, evaluate_conversion
-from speechvae.featdir import feature_path, read_id_list
-from speechvae.features import Features
-from speechvae.reconstruct import load_model, with_postfilter
-
 from _common import ROOT, table
 from vc_many import TWO
+
+import speechvae  # noqa: F401
+from speechvae.analysis.featdir import feature_path, read_id_list
+from speechvae.analysis.features import Features
+from speechvae.inference.model import load_model
+from speechvae.inference.postfilter import with_postfilter
+from speechvae.vc.convert import convert_folder
+from speechvae.vc.evaluate import evaluate_conversion
 
 PAIRS = (("bdl", "slt"), ("slt", "bdl"))
 
@@ -59,8 +60,7 @@ def gv_ratio(converted: Path, feat: Path, pairs: list[list[str]]) -> float:
 def with_ms_stats(tm, feat: Path):
     """``tm`` with each speaker's statistics recomputed over its training utterances (as training computes them), so
     that they hold the modulation spectrum a checkpoint written before it was kept lacks."""
-    from speechvae.corpus import stats_for
-    from speechvae.featdir import speakers
+    from speechvae.analysis.featdir import speakers, stats_for
 
     new = {spk: stats_for(feat, ids) for spk, ids in speakers(feat, tm.checkpoint.train_utts).items()}
     for spk, old in tm.checkpoint.speaker_stats.items():

@@ -22,20 +22,21 @@ import json
 import time
 from pathlib import Path
 
-import speechvae  # noqa: F401
-from speechvae.baselines import run_vq
-from speechvae.plots import rate_distortion_curves, save_figure
-from speechvae.featdir import read_id_list
-from speechvae.rd import run_rd
-
 from _common import ROOT, aishell_split, judged, table, trained
+
+import speechvae  # noqa: F401
+from speechvae.analysis.featdir import read_id_list
+from speechvae.evaluation.baselines import run_vq
+from speechvae.experiments.rd import run_rd
+from speechvae.plots import rate_distortion_curves, save_figure
 
 CONF = ROOT / "recipes" / "folder" / "conf"
 SIZES = [16, 256]  # entries per codebook: 4 or 8 bits -> 20 or 40 bits per frame in every family below
 FAMILIES = {  # name -> (config, overrides)
     "VQ-VAE conv k5, stride 2, 10 codebooks (vq.yaml)": ("vq.yaml", []),
     "VQ-VAE mlp, frame-wise, 5 codebooks on 32 dims": (
-        "vq.yaml", ["model.kind=mlp", "model.hidden=[256,128]", "model.stride=1", "model.codebooks=5", "model.latent=32",
+        "vq.yaml", ["model.kind=mlp", "model.hidden=[256,128]", "model.stride=1", "model.codebooks=5",
+                    "model.latent=32",
                     "train.epochs=60"]),
 }
 GAUSSIAN = ("Gaussian VAE mlp (compact.yaml)", "compact.yaml", [8, 16, 32])
@@ -56,10 +57,13 @@ def main() -> None:
                  eval_list=str(lists / "eval.list"), jobs=args.jobs, progress=False)
 
     t0 = time.perf_counter()
-    km = run_vq(feat, out / "kmeans", ["split", "residual"], [5 * (s.bit_length() - 1) for s in SIZES], 5,
-                train_ids, eval_ids)
+    km = run_vq(
+        feat, out / "kmeans", ["split", "residual"], [5 * (s.bit_length() - 1) for s in SIZES], 5, train_ids, eval_ids
+    )
     print(f"(k-means VQ: {time.perf_counter() - t0:.0f} s)", flush=True)
-    best_km = {b: min(float(r["mcd_db"]) for r in km if r["bits_per_frame"] == b) for b in {r["bits_per_frame"] for r in km}}
+    best_km = {
+        b: min(float(r["mcd_db"]) for r in km if r["bits_per_frame"] == b) for b in {r["bits_per_frame"] for r in km}
+    }
     rows, curve = [], []
     for r in km:
         rows.append([f"{r['kind']} k-means VQ", r["bits_per_frame"], float(r["mcd_db"]), float(r["gv_ratio"]),
@@ -100,10 +104,10 @@ def main() -> None:
 
 def quality_rows(out: Path, feat: Path, lists: Path, train_ids: list[str], eval_ids: list[str]) -> None:
     """The main rows by ear (see the module docstring); vq.yaml trained once under out/quality."""
-    from speechvae.baselines import fit_vq, training_frames, vq_rebuild
     from speechvae.config import load_config
-    from speechvae.metrics import score
-    from speechvae.reconstruct import load_model, reconstruct
+    from speechvae.evaluation.baselines import fit_vq, training_frames, vq_rebuild
+    from speechvae.evaluation.metrics import score
+    from speechvae.inference.model import load_model, reconstruct
 
     t0 = time.perf_counter()
     exp = out / "quality" / "vq"

@@ -20,6 +20,9 @@ from typing import Any, Optional
 
 import yaml
 
+from speechvae.config_checks import first_problem
+from speechvae.store import atomic_write_text
+
 
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema."""
@@ -114,7 +117,8 @@ class LossConfig:
     # weight of the squared error of that posterior-mean decode (unit-variance Gaussian NLL, nats per frame): ties the
     # decode that conversion uses to the frames, which the sampled-z reconstruction alone leaves loose (0: off)
     mean_recon: float = 0.0
-    # speaker-conditioned frame-wise models on a parallel corpus: weight of the parallel term (speechvae/pairs.py):
+    # speaker-conditioned frame-wise models on a parallel corpus: weight of the parallel term
+    # (speechvae/training/pairs.py):
     # each step also takes as many DTW-aligned frame pairs of sentences two training speakers both read, and adds the
     # Gaussian NLL of the target frame under the conversion of its source frame (posterior mean decoded with the
     # target's code and, with model.prosody, the source's F0 mapped to the target), nats per pair (0: off)
@@ -154,7 +158,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class PostfilterConfig:
     """Post-filters applied to decoded frames (reconstructions, conversions) before resynthesis: the global-variance
-    one and the modulation-spectrum one (:mod:`speechvae.modspec`; applied first when both are on)."""
+    one and the modulation-spectrum one (:mod:`speechvae.analysis.modspec`; applied first when both are on)."""
 
     gv: bool = False  # scale each dim so its per-utterance variance matches the training GV (converted: the target's)
     gv_weight: float = 1.0  # how far toward that GV, in log variance: 1 all the way, 0.5 half way, 0 not at all
@@ -170,6 +174,9 @@ class PostfilterConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole configuration of a run, one frozen section per stage: ``analysis``, ``model``, ``init``, ``loss``,
+    ``train``, ``postfilter`` (YAML sections of the same names; :func:`load_config` reads one)."""
+
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     init: InitConfig = field(default_factory=InitConfig)
@@ -291,7 +298,7 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
     return data
 
 
-def _yaml_problem(e: "yaml.YAMLError") -> str:
+def _yaml_problem(e: yaml.YAMLError) -> str:
     """A parser error in one line: what went wrong and where (``line L, column C``)."""
     mark = getattr(e, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -319,88 +326,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    from .store import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def validate(cfg: Config) -> None:
-    """Range checks that the type system cannot express."""
-    a = cfg.analysis
-    checks = [
-        (a.fs > 0, "analysis.fs must be > 0 Hz"),
-        (a.frame_period > 0, "analysis.frame_period must be > 0 ms"),
-        (a.f0_method in ("harvest", "dio"), "analysis.f0_method must be harvest or dio"),
-        (0 < a.f0_floor < a.f0_ceil, "need 0 < analysis.f0_floor < analysis.f0_ceil"),
-        (a.f0_ceil < a.fs / 2, "analysis.f0_ceil must be below the Nyquist frequency"),
-        (a.highpass_hz >= 0, "analysis.highpass_hz must be >= 0 (0 disables)"),
-        (a.order >= 1, "analysis.order must be >= 1"),
-        (a.alpha is None or -1 < a.alpha < 1, "analysis.alpha must be in (-1, 1)"),
-        (len(cfg.model.hidden) >= 1 and all(h > 0 for h in cfg.model.hidden), "model.hidden: positive sizes"),
-        (cfg.model.latent > 0, "model.latent must be > 0"),
-        (cfg.model.scaling in ("global", "per_dim"), "model.scaling must be global or per_dim"),
-        (cfg.model.kind in ("mlp", "conv", "block"), "model.kind must be mlp, conv or block"),
-        (cfg.model.kind != "mlp" or cfg.model.stride == 1, "model.stride > 1 needs model.kind conv or block"),
-        (cfg.model.kind == "block" or not cfg.model.linear_path, "model.linear_path is an option of the block model"),
-        (cfg.model.kind != "block" or cfg.loss.decoder_variance != "per_frame",
-         "loss.decoder_variance per_frame: not for the block model (unit, shared or per_dim)"),
-        (cfg.model.stride >= 1 and cfg.model.kernel >= 1 and cfg.model.kernel % 2 == 1,
-         "model.stride must be >= 1 and model.kernel odd"),
-        (cfg.model.stride < 1 or (cfg.model.segment >= cfg.model.stride and cfg.model.segment % cfg.model.stride == 0),
-         "model.segment must be a multiple of model.stride"),
-        (cfg.model.quantizer in ("none", "residual", "product"), "model.quantizer must be none, residual or product"),
-        (cfg.model.codebooks >= 1 and cfg.model.codebook_size >= 2, "need model.codebooks >= 1, codebook_size >= 2"),
-        (cfg.model.quantizer != "product" or cfg.model.codebooks < 1 or cfg.model.latent % cfg.model.codebooks == 0,
-         "model.quantizer=product needs model.latent divisible by model.codebooks"),
-        (0 < cfg.model.vq_decay < 1, "model.vq_decay must be in (0, 1)"),
-        (cfg.model.conditioning in ("none", "decoder", "both"), "model.conditioning must be none, decoder or both"),
-        (not cfg.model.prosody or cfg.model.kind == "mlp", "model.prosody: an option of the frame-wise mlp model"),
-        (len(set(cfg.model.speakers)) == len(cfg.model.speakers), "model.speakers: each speaker once"),
-        (cfg.loss.commitment >= 0, "loss.commitment must be >= 0"),
-        (cfg.loss.cycle >= 0, "loss.cycle must be >= 0"),
-        (cfg.loss.cycle == 0 or cfg.model.conditioning != "none",
-         "loss.cycle needs a speaker-conditioned model (model.conditioning decoder or both)"),
-        (cfg.loss.cycle == 0 or cfg.model.quantizer == "none", "loss.cycle: not for a VQ-VAE"),
-        (cfg.loss.adversarial >= 0, "loss.adversarial must be >= 0"),
-        (cfg.loss.adversarial_mode in ("confusion", "reverse"), "loss.adversarial_mode must be confusion or reverse"),
-        (cfg.loss.adversarial == 0 or cfg.model.conditioning != "none",
-         "loss.adversarial needs a speaker-conditioned model (model.conditioning decoder or both)"),
-        (cfg.loss.gv >= 0, "loss.gv must be >= 0"),
-        (cfg.loss.mean_recon >= 0, "loss.mean_recon must be >= 0"),
-        (cfg.loss.mean_recon == 0 or cfg.model.quantizer == "none", "loss.mean_recon: not for a VQ-VAE"),
-        (cfg.loss.gv == 0 or cfg.model.quantizer == "none", "loss.gv: not for a VQ-VAE (its decoder takes codes)"),
-        (cfg.loss.parallel >= 0, "loss.parallel must be >= 0"),
-        (cfg.loss.parallel_realign >= 0, "loss.parallel_realign must be >= 0 (0: align once)"),
-        (cfg.loss.parallel == 0 or cfg.model.conditioning != "none",
-         "loss.parallel needs a speaker-conditioned model (model.conditioning decoder or both)"),
-        (cfg.loss.parallel == 0 or (cfg.model.kind == "mlp" and cfg.model.quantizer == "none"),
-         "loss.parallel: an option of the frame-wise mlp model with a Gaussian latent (its pairs are single frames)"),
-        (cfg.init.scheme in ("seed", "he", "xavier"), "init.scheme must be seed, he or xavier"),
-        (cfg.init.scale > 0, "init.scale must be > 0"),
-        (cfg.loss.beta >= 0, "loss.beta must be >= 0"),
-        (cfg.loss.beta_warmup_epochs >= 0, "loss.beta_warmup_epochs must be >= 0"),
-        (cfg.loss.free_bits >= 0, "loss.free_bits must be >= 0"),
-        (cfg.loss.decoder_variance in ("unit", "shared", "per_dim", "per_frame"),
-         "loss.decoder_variance must be unit, shared, per_dim or per_frame"),
-        (cfg.model.norm in ("none", "layer"), "model.norm must be none or layer"),
-        (cfg.model.kind == "mlp" or (not cfg.model.residual and cfg.model.norm == "none"),
-         "model.residual and model.norm are options of the mlp model"),
-        (cfg.train.epochs >= 1, "train.epochs must be >= 1"),
-        (cfg.train.patience >= 0, "train.patience must be >= 0 (0: no early stop)"),
-        (cfg.train.lr > 0, "train.lr must be > 0"),
-        (cfg.train.lr_schedule in ("constant", "cosine"), "train.lr_schedule must be constant or cosine"),
-        (cfg.train.batch_size >= 1, "train.batch_size must be >= 1"),
-        (0 <= cfg.train.valid_fraction < 1, "train.valid_fraction must be in [0, 1)"),
-        (0 <= cfg.postfilter.gv_weight <= 1, "postfilter.gv_weight must be in [0, 1]"),
-        (0 <= cfg.postfilter.gv_weight_high <= 1, "postfilter.gv_weight_high must be in [0, 1]"),
-        (cfg.postfilter.gv_high_from == 0 or 2 <= cfg.postfilter.gv_high_from <= cfg.analysis.order,
-         f"postfilter.gv_high_from must be 0 (off) or a coefficient index in 2..{cfg.analysis.order}"),
-        (0 <= cfg.postfilter.ms_weight <= 1, "postfilter.ms_weight must be in [0, 1]"),
-        (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
-        (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),
-        (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,
-         "train.max_memory_mb must be >= 0 and train.block_frames >= 1"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(msg)
+    """Range checks that the type system cannot express (:mod:`speechvae.config_checks`): ConfigError naming the
+    first key out of range."""
+    problem = first_problem(cfg)
+    if problem:
+        raise ConfigError(problem)

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Sequence
 
-from .console import progress_bar
+from speechvae.console import progress_bar
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from scipy.signal import stft
 
-from .store import atomic_path
+from speechvae.store import atomic_path
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
@@ -27,7 +28,8 @@ def f0_power_histogram(f0: np.ndarray, power_db: np.ndarray, speaker: str, floor
     a.hist(f0, bins=np.arange(0, ceil + 10, 5), color="tab:blue")
     for v in (floor, ceil):
         a.axvline(v, color="tab:red", ls="--")
-    a.set(xlabel="F0 of voiced frames (Hz)", ylabel="frames", title=f"{speaker}: F0 (search range {floor:.0f}-{ceil:.0f} Hz dashed)")
+    a.set(xlabel="F0 of voiced frames (Hz)", ylabel="frames",
+          title=f"{speaker}: F0 (search range {floor:.0f}-{ceil:.0f} Hz dashed)")
     b.hist(power_db[np.isfinite(power_db)], bins=60, color="tab:green")
     b.set(xlabel="frame power (dB)", ylabel="frames", title=f"{speaker}: frame power")
     fig.tight_layout()
@@ -41,7 +43,9 @@ def scatter(inp: np.ndarray, rec: np.ndarray, i: int, j: int) -> Figure:
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, m, name in zip(axes, (inp, rec), ("input", "reconstruction")):
         ax.scatter(m[:, i], m[:, j], s=3, alpha=0.4, color="tab:blue" if name == "input" else "tab:orange")
-        ax.set(xlabel=f"mel-cepstrum c{i}", ylabel=f"mel-cepstrum c{j}", title=f"{name} (GV c{i}: {np.var(m[:, i]):.3g})")
+        ax.set(
+            xlabel=f"mel-cepstrum c{i}", ylabel=f"mel-cepstrum c{j}", title=f"{name} (GV c{i}: {np.var(m[:, i]):.3g})"
+        )
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -69,8 +73,11 @@ def loss_curves(history: list[dict]) -> Figure:
     """Total, reconstruction and KL (nats/frame) per epoch, train vs valid."""
     ep = _col(history, "epoch")
     fig = Figure(figsize=(13, 3.6))
-    for ax, key, label in zip(fig.subplots(1, 3), ("loss", "recon", "kl"),
-                              ("total (recon + beta KL)", "reconstruction NLL", "KL(q(z|x) || p(z))")):
+    for ax, key, label in zip(
+        fig.subplots(1, 3),
+        ("loss", "recon", "kl"),
+        ("total (recon + beta KL)", "reconstruction NLL", "KL(q(z|x) || p(z))"),
+    ):
         ax.plot(ep, _col(history, f"train_{key}"), label="train", marker=".")
         ax.plot(ep, _col(history, f"valid_{key}"), label="valid", marker=".")
         ax.set(xlabel="epoch", ylabel="nats / frame", title=label)
@@ -131,8 +138,16 @@ def latent_pca(mu: np.ndarray, voiced: np.ndarray) -> Figure:
     return fig
 
 
-def heatmap(values: np.ndarray, rows: list[str], cols: list[str], row_name: str, col_name: str, title: str,
-            status: np.ndarray | None = None, fmt: str = "{:.2f}") -> Figure:
+def heatmap(
+    values: np.ndarray,
+    rows: list[str],
+    cols: list[str],
+    row_name: str,
+    col_name: str,
+    title: str,
+    status: np.ndarray | None = None,
+    fmt: str = "{:.2f}",
+) -> Figure:
     """Grid of a figure of merit; cells whose status is not "ok" are hatched and labelled."""
     fig = Figure(figsize=(1.2 * len(cols) + 2.5, 0.7 * len(rows) + 1.8))
     ax = fig.subplots()
@@ -191,8 +206,7 @@ def gv_ratio_dims_figure(curves: dict[str, np.ndarray]) -> Figure:
     for label, r in curves.items():
         ax.semilogy(np.arange(1, len(r) + 1), r, marker=".", label=label)
     ax.axhline(1.0, color="black", lw=0.8)
-    ax.set(xlabel="mel-cepstrum dimension", ylabel="GV ratio (converted / target)",
-           title="variance kept per dimension")
+    ax.set(xlabel="mel-cepstrum dimension", ylabel="GV ratio (converted / target)", title="variance kept per dimension")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -207,6 +221,7 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     and GV ratio vs numbers per frame (latent / stride), "rd_rate.png": MCD vs rate (kbit/s, held-out KL)}``; models
     sharing every grid value but latent form one line; PCA of stacked frames is a line of its own per stride.
     """
+
     def stride(r) -> int:
         return int(float(r.get("stride") or 1))
 
@@ -253,7 +268,8 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
     for name, rs in series(models).items():
         ax.plot([float(r["kbit_per_s"]) for r in rs], [float(r["mcd_db"]) for r in rs], marker="o", label=name)
         for r in rs:
-            ax.annotate(f"{float(r['latent']):g}", (float(r["kbit_per_s"]), float(r["mcd_db"])), textcoords="offset points",
+            ax.annotate(f"{float(r['latent']):g}", (float(r["kbit_per_s"]), float(r["mcd_db"])),
+                        textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
     for r in (r for rs in pcas.values() for r in rs):
         ax.axhline(float(r["mcd_db"]), color="gray", ls=":", lw=0.8)
@@ -270,7 +286,6 @@ def rate_distortion_curves(rows: list[dict]) -> dict[str, Figure]:
 def spectrogram(x: np.ndarray, fs: int, title: str = "") -> Figure:
     """Log-magnitude spectrogram (dB, 25 ms Hann windows, 5 ms hop) of ``(N,)`` samples at ``fs`` Hz,
     frequency in kHz; 80 dB of dynamic range below the peak."""
-    from scipy.signal import stft
 
     nper = int(0.025 * fs)
     f, t, z = stft(x, fs=fs, window="hann", nperseg=nper, noverlap=nper - int(0.005 * fs))
@@ -284,8 +299,9 @@ def spectrogram(x: np.ndarray, fs: int, title: str = "") -> Figure:
     return fig
 
 
-def envelope_panels(panels: list[tuple[str, np.ndarray]], khz: np.ndarray, frame_period_ms: float,
-                    title: str = "") -> Figure:
+def envelope_panels(
+    panels: list[tuple[str, np.ndarray]], khz: np.ndarray, frame_period_ms: float, title: str = ""
+) -> Figure:
     """Spectral envelopes over time side by side, one panel per ``(label, (T, F) dB array)`` (e.g. source,
     converted, target of a voice conversion), frequency ``khz (F,)``, one colour scale for all panels
     (60 dB below the loudest value)."""

@@ -26,7 +26,6 @@ from typing import Iterator
 import numpy as np
 
 
-
 class StoreError(ValueError):
     """A stored file that is missing, corrupt or not of the expected form."""
 

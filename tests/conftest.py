@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pysptk
 import pytest
 import soundfile as sf
 
 import speechvae  # noqa: F401  (sets the pkg_resources warning filter before pysptk loads)
-import pysptk
-
 from speechvae.config import AnalysisConfig, load_config
 
 FS = 16000
@@ -70,7 +69,7 @@ def tiny_config(**sets):
 @pytest.fixture(scope="session")
 def three_part_featdir(tmp_path_factory, example_wav) -> Path:
     """The pysptk utterance cut into three utterances part0..part2, analysed (default settings)."""
-    from speechvae.corpus import analyze_corpus, collect_inputs
+    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
 
     root = tmp_path_factory.mktemp("corpus")
     x, fs = sf.read(example_wav)

@@ -4,10 +4,9 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
-
-from speechvae.audio import AudioError, read_audio, write_wav
-
 from conftest import FS, harmonic
+
+from speechvae.analysis.audio import AudioError, read_audio, write_wav
 
 
 def _write(path, x, fs=FS, subtype="PCM_16"):
@@ -41,7 +40,7 @@ def test_multichannel_is_mixed_down_with_warning(tmp_path, caplog, channels):
 def test_other_rates_are_resampled(tmp_path, caplog, rate):
     x = harmonic(0.5, fs=rate)
     p = _write(tmp_path / "r.wav", x, fs=rate, subtype="FLOAT")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="speechvae"):  # an earlier -q command leaves speechvae at WARNING
         y = read_audio(p, FS)
     assert abs(len(y) - round(len(x) * FS / rate)) <= 1
     assert f"resampled {rate} Hz -> {FS} Hz" in caplog.text

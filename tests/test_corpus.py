@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import FS, harmonic
 
+from speechvae.analysis.corpus import CorpusError, analyze_corpus, collect_inputs
+from speechvae.analysis.featdir import FeatureFolderError, read_manifest, select_utts
+from speechvae.analysis.features import Features
+from speechvae.analysis.splits import write_split_lists
+from speechvae.analysis.stats import Stats
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import CorpusError, analyze_corpus, collect_inputs, write_split_lists
-from speechvae.featdir import FeatureFolderError, read_manifest, select_utts
-from speechvae.features import Features
-from speechvae.stats import Stats
-
-from conftest import FS, harmonic
 
 
 @pytest.fixture
@@ -146,8 +146,8 @@ def test_resynth_cli_copy_synthesis(tmp_path, example_wav):
     out = tmp_path / "wav" / "arctic_a0007.wav"
     info = sf.info(out)
     assert info.samplerate == 16000 and info.subtype == "PCM_16"
-    from speechvae.features import wav2features
-    from speechvae.metrics import mcd_db
+    from speechvae.analysis.features import wav2features
+    from speechvae.evaluation.metrics import mcd_db
 
     ref, again = Features.load(feats / "feats" / "arctic_a0007.npz"), wav2features(out, AnalysisConfig())
     n = min(ref.frames, again.frames)

@@ -9,10 +9,10 @@ import soundfile as sf
 
 distributed = pytest.importorskip("distributed", reason="Dask not installed (pip install 'speechvae[dask]')")
 
-from speechvae.config import AnalysisConfig  # noqa: E402
-from speechvae.corpus import analyze_corpus, collect_inputs  # noqa: E402
-
 from conftest import FS, harmonic  # noqa: E402
+
+from speechvae.analysis.corpus import analyze_corpus, collect_inputs  # noqa: E402
+from speechvae.config import AnalysisConfig  # noqa: E402
 
 
 @pytest.fixture
@@ -39,8 +39,10 @@ def test_local_cluster_matches_process_pool_byte_for_byte(wavs, tmp_path):
 
 
 def test_worker_killed_mid_run_still_completes(wavs, tmp_path):
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         out = tmp_path / "out"
         result = {}
         t = threading.Thread(target=lambda: result.update(rep=analyze_corpus(

@@ -4,15 +4,14 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import FS, harmonic
 
+from speechvae.analysis.corpus import read_f0_ranges
+from speechvae.analysis.f0range import CEIL_FACTOR, FLOOR_FACTOR, MIN_VOICED_FRAMES, range_from_f0
+from speechvae.analysis.featdir import feature_path, speakers
+from speechvae.analysis.features import Features
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig
-from speechvae.corpus import read_f0_ranges
-from speechvae.featdir import feature_path, speakers
-from speechvae.features import Features
-from speechvae.f0range import CEIL_FACTOR, FLOOR_FACTOR, MIN_VOICED_FRAMES, range_from_f0
-
-from conftest import FS, harmonic
 
 
 def _true_f0(seconds: float, f0: float) -> np.ndarray:

@@ -1,15 +1,14 @@
-"""Multi-speaker feature folders (issue 11 groundwork): a parallel corpus's repeated names become
+"""Multi-speaker feature folders: a parallel corpus's repeated names become
 speaker-qualified ids, per-speaker statistics, and every command takes the qualified ids."""
 import numpy as np
 import pytest
 import soundfile as sf
-
-from speechvae.cli import main
-from speechvae.featdir import feature_path, read_id_list, read_manifest, speaker_stats_path, speakers
-from speechvae.features import Features
-from speechvae.stats import Stats
-
 from conftest import FS, harmonic
+
+from speechvae.analysis.featdir import feature_path, read_id_list, read_manifest, speaker_stats_path, speakers
+from speechvae.analysis.features import Features
+from speechvae.analysis.stats import Stats
+from speechvae.cli import main
 
 
 def _parallel_corpus(root):
@@ -69,7 +68,7 @@ def _feats(seed=0, frames=50, f0=120.0):
 def test_dtw_mcd_is_zero_for_a_stretched_copy_and_counts_cents():
     import dataclasses
 
-    from speechvae.metrics import dtw_mcd
+    from speechvae.evaluation.metrics import dtw_mcd
 
     ref = _feats()
     idx = np.sort(np.r_[np.arange(50), np.arange(0, 50, 3)])  # every third frame said twice
@@ -84,12 +83,14 @@ def test_dtw_mcd_is_zero_for_a_stretched_copy_and_counts_cents():
 
 
 def test_meanstd_reference_moves_source_statistics_onto_the_target(tmp_path):
-    from speechvae.conversion import meanstd_convert
+    from speechvae.vc.references import meanstd_convert
 
     src, tgt = _feats(1), _feats(2, f0=200.0)
-    sa = Stats.from_arrays({"mcep_mean": src.mcep[:, 1:].mean(0), "mcep_std": src.mcep[:, 1:].std(0), "mcep_gv": np.ones(39),
+    sa = Stats.from_arrays({"mcep_mean": src.mcep[:, 1:].mean(0), "mcep_std": src.mcep[:, 1:].std(0),
+                            "mcep_gv": np.ones(39),
                             "lf0_mean": np.log(120.0), "lf0_std": 0.1, "frames": 50, "utterances": 1})
-    ta = Stats.from_arrays({"mcep_mean": tgt.mcep[:, 1:].mean(0), "mcep_std": tgt.mcep[:, 1:].std(0), "mcep_gv": np.ones(39),
+    ta = Stats.from_arrays({"mcep_mean": tgt.mcep[:, 1:].mean(0), "mcep_std": tgt.mcep[:, 1:].std(0),
+                            "mcep_gv": np.ones(39),
                             "lf0_mean": np.log(200.0), "lf0_std": 0.1, "frames": 50, "utterances": 1})
     out = meanstd_convert(src, sa, ta)
     np.testing.assert_allclose(out.mcep[:, 1:].mean(0), ta.mcep_mean, atol=1e-12)

@@ -1,17 +1,17 @@
-"""Frame store (issue 14): training frames streamed from one packed file give the in-memory run when the
+"""Frame store: training frames streamed from one packed file give the in-memory run when the
 order is the same, every frame once per epoch in blocks, and a store that follows its features."""
 import os
 
 import numpy as np
 import pytest
 import torch
-
-from speechvae.checkpoint import load_checkpoint
-from speechvae.corpus import stats_for
-from speechvae.framestore import pack
-from speechvae.train import fit, load_frames
-
 from conftest import tiny_config
+
+from speechvae.analysis.featdir import stats_for
+from speechvae.models.checkpoint import load_checkpoint
+from speechvae.training.data import load_frames
+from speechvae.training.framestore import pack
+from speechvae.training.loop import fit
 
 IDS = ["part0", "part1", "part2"]
 

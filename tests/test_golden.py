@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from speechvae.analysis.features import Features
 from speechvae.cli import main
-from speechvae.features import Features
-from speechvae.metrics import mcd_db
+from speechvae.evaluation.metrics import mcd_db
 from speechvae.store import load_npz
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -20,7 +20,9 @@ def test_analysis_matches_the_golden_features(tmp_path, monkeypatch):
     monkeypatch.chdir(GOLDEN.parents[1])  # the manifest stores the path as the command gave it
     out = tmp_path / "f"
     assert main(["-q", "analyze", "tests/golden/wav", "-o", str(out)]) == 0
-    assert yaml.safe_load((out / "analysis.yaml").read_text()) == yaml.safe_load((EXPECTED / "analysis.yaml").read_text())
+    assert yaml.safe_load((out / "analysis.yaml").read_text()) == yaml.safe_load(
+        (EXPECTED / "analysis.yaml").read_text()
+    )
     assert (out / "manifest.tsv").read_text() == (EXPECTED / "manifest.tsv").read_text()
     got, want = Features.load(out / "feats/golden.npz"), Features.load(EXPECTED / "feats/golden.npz")
     assert got.spec() == want.spec() and got.frames == want.frames == 101

@@ -108,14 +108,16 @@ def test_report_refusals(tmp_path, experiment, caplog):
 
 def _chromium(url: str, *extra: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                               "--no-first-run",
                                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                                f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                                "--virtual-time-budget=5000", *extra, url], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium); "
-                                             "`make browser-check` needs it")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium); `make browser-check` needs it"
+)
 def test_page_in_headless_chromium(experiment, tmp_path):
     featdir, exp, root = experiment
     assert main(["report", str(exp), "-o", str(tmp_path / "r")]) == 0

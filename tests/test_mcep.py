@@ -1,10 +1,11 @@
 import numpy as np
 import pysptk
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from speechvae.audio import read_audio
-from speechvae.mcep import mcep_to_sp, sp_to_mcep
+from speechvae.analysis.audio import read_audio
+from speechvae.analysis.mcep import mcep_to_sp, sp_to_mcep
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_mcep_sp_mcep_is_identity(order, alpha, seed):
 
 
 def test_matrix_is_cached_per_setting():
-    from speechvae import mcep
+    from speechvae.analysis import mcep
 
     sp = np.ones((2, 513))
     sp_to_mcep(sp, 39, 0.41)

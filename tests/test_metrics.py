@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from speechvae.metrics import gv_ratio, mcd_db, mcd_per_frame, summarize, utterance_metrics
+from speechvae.evaluation.metrics import gv_ratio, mcd_db, mcd_per_frame, summarize, utterance_metrics
 
 
 def test_mcd_hand_value_and_c0_excluded():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from speechvae.config import InitConfig, ModelConfig
-from speechvae.models import init_std, init_weights, loss_terms, objective
+from speechvae.models import init_std, init_weights
+from speechvae.models.losses import loss_terms, objective
 from speechvae.models.mlp import MLPVAE as VAE
 
 
@@ -141,7 +142,7 @@ def test_kl_per_frame_spreads_a_latent_vector_over_its_stride():
 def test_iw_bound_tightens_with_more_samples():
     """log p(x) >= IW_K >= IW_1 = ELBO in expectation; on a fixed model and batch the K=64 estimate is
     above the K=1 one, and both are finite."""
-    from speechvae.models import iw_log_likelihood
+    from speechvae.models.losses import iw_log_likelihood
 
     m = VAE(39, ModelConfig(hidden=(32,), latent=4), "per_dim")
     init_weights(m, InitConfig("he", 1.0), torch.Generator().manual_seed(0))

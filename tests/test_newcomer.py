@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
-from speechvae.checkpoint import load_checkpoint
-from speechvae.cli import build_parser, main
-from speechvae.corpus import collect_inputs, write_split_lists
-from speechvae.stats import Stats
-
 from conftest import FS, harmonic
+
+from speechvae.analysis.corpus import collect_inputs
+from speechvae.analysis.splits import write_split_lists
+from speechvae.analysis.stats import Stats
+from speechvae.cli import build_parser, main
+from speechvae.models.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "speechvae.cli"]

@@ -1,5 +1,5 @@
-"""loss.parallel (speechvae/pairs.py): DTW-aligned frame pairs of the sentences two training speakers both read, and
-training on them.
+"""loss.parallel (speechvae/training/pairs.py): DTW-aligned frame pairs of the sentences two training speakers both
+read, and training on them.
 
 The corpus is built so that the right pairing is known frame by frame: speaker b reads each sentence of speaker a
 1.5 times slower, unevenly (b's frame j holds a's frame WARP[j], a hand-made monotone map), with another offset on
@@ -7,17 +7,15 @@ c1..c4, and both readings start with silence, which no pair may use."""
 import numpy as np
 import pytest
 import torch
-
-from speechvae.config import AnalysisConfig, ConfigError
-from speechvae.corpus import stats_for
-from speechvae.featdir import feature_path, write_featdir_analysis, write_manifest
-from speechvae.features import Features, resolve_analysis
-from speechvae.fused_step import unsupported
-from speechvae.models import build
-from speechvae.pairs import aligned_pairs
-
 from conftest import tiny_config
 from test_vc import FRAMES, OFFSET, _content, _held_out_frames, _train_split, synthetic_parallel_featdir
+
+from speechvae.analysis.featdir import feature_path, stats_for, write_featdir_analysis, write_manifest
+from speechvae.analysis.features import Features, resolve_analysis
+from speechvae.config import AnalysisConfig, ConfigError
+from speechvae.models import build
+from speechvae.training.fused_step import unsupported
+from speechvae.training.pairs import aligned_pairs
 
 SILENT = 12  # leading silent frames of every reading (power 60 dB under the speech)
 _T = np.linspace(0, 1, int(1.5 * FRAMES))
@@ -94,7 +92,7 @@ def test_parallel_term_teaches_a_leaky_model_to_convert(tmp_path):
     """Two models trained alike on the synthetic pair with a weak bottleneck (latent 8, beta 0.01: the speaker leaks
     into z and the plain model hardly converts), one with loss.parallel = 1. On held-out sentences its conversions
     are the other speaker's real frames of the same sentence, nearly; the plain model's are not."""
-    from speechvae.train import read_log_csv
+    from speechvae.training.loop import read_log_csv
 
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
     sets = ["model.conditioning=decoder", "model.latent=8", "model.hidden=[64, 32]", "model.scaling=global",
@@ -120,13 +118,13 @@ def test_realigned_pairs_are_kept_so_a_resumed_run_trains_on_them(tmp_path, monk
     re-alignment and resumed ends with the uninterrupted run's weights, bit for bit, because the checkpoint keeps
     the pairs. So that this can fail, the first alignment is made a wrong one here (the targets shuffled), which
     the re-alignment replaces: a resumed run that aligned afresh would train on the wrong pairs again."""
-    import speechvae.pairs as pairs_mod
-    from speechvae.checkpoint import load_checkpoint
+    import speechvae.training.data as data_mod  # training.data calls aligned_pairs by this name
     from speechvae.config import load_config
-    from speechvae.train import fit
+    from speechvae.models.checkpoint import load_checkpoint
+    from speechvae.training.loop import fit
 
     warped_parallel_featdir(tmp_path / "feat")
-    real = pairs_mod.aligned_pairs
+    real = data_mod.aligned_pairs
 
     def first_is_wrong(featdir, tr, stats, convert=None):
         p = real(featdir, tr, stats, convert)
@@ -134,7 +132,7 @@ def test_realigned_pairs_are_kept_so_a_resumed_run_trains_on_them(tmp_path, monk
             p.tgt = p.tgt[np.random.default_rng(0).permutation(len(p.tgt))]
         return p
 
-    monkeypatch.setattr(pairs_mod, "aligned_pairs", first_is_wrong)
+    monkeypatch.setattr(data_mod, "aligned_pairs", first_is_wrong)
     sets = ["model.conditioning=decoder", "model.hidden=[32, 16]", "model.latent=2", "model.scaling=global",
             "loss.decoder_variance=unit", "loss.parallel=1", "loss.parallel_realign=2", "train.batch_size=64",
             "train.probe_frames=256", "train.valid_fraction=0.25"]

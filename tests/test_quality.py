@@ -1,5 +1,5 @@
-"""Perceptual and speaker measures (speechvae.quality): the same numbers as a direct call of each library on the
-same wavs, bounds from the measures' published ranges, one clear line per bad wav, and `evaluate --quality`."""
+"""Perceptual and speaker measures (speechvae.evaluation.quality): the same numbers as a direct call of each library on
+the same wavs, bounds from the measures' published ranges, one clear line per bad wav, and `evaluate --quality`."""
 import json
 import logging
 import sys
@@ -13,7 +13,7 @@ from scipy.signal import resample_poly
 pytest.importorskip("pesq", reason="the quality measures need speechvae[quality] (make test installs it)")
 
 from speechvae.cli import main
-from speechvae.quality import BadAudio, QualityUnavailable, cosine, measures, require, score_version
+from speechvae.evaluation.quality import BadAudio, QualityUnavailable, cosine, measures, require, score_version
 
 TINY = ["--set", "model.hidden=[16,8]", "--set", "model.latent=4", "--set", "train.valid_fraction=0.34"]
 
@@ -65,7 +65,7 @@ def test_dnsmos_and_speaker_embedding_equal_the_libraries(speech):
 
 def test_speaker_similarity_tells_two_arctic_speakers_apart(arctic):
     """Each utterance is nearer the centroid of its own speaker's other utterances than the other speaker's."""
-    from speechvae.quality import centroid
+    from speechvae.evaluation.quality import centroid
 
     m = measures()
     emb = {}

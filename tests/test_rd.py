@@ -4,15 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from speechvae.baselines import PCA, RunningMoments, fit_pca, pca_rebuild
-from speechvae.checkpoint import load_checkpoint
+from speechvae.analysis.featdir import read_id_list
+from speechvae.analysis.features import Features
+from speechvae.analysis.stats import Stats
 from speechvae.cli import main
-from speechvae.features import Features
-from speechvae.metrics import mcd_per_frame, score
-from speechvae.reconstruct import load_model
-from speechvae.report import evaluate
-from speechvae.stats import Stats
-from speechvae.featdir import read_id_list
+from speechvae.evaluation.baselines import PCA, RunningMoments, fit_pca, pca_rebuild
+from speechvae.evaluation.evaluate import evaluate
+from speechvae.evaluation.metrics import mcd_per_frame, score
+from speechvae.inference.model import load_model
+from speechvae.models.checkpoint import load_checkpoint
 
 TINY = ["--set", "model.hidden=[32,16]", "--set", "train.batch_size=64", "--set", "train.probe_frames=256"]
 
@@ -50,7 +50,7 @@ def test_stacked_pca_is_pca_of_blocks_and_of_repeated_frames_is_frame_pca():
     reasoning gives an independent check: when every frame is said twice, a block [x, x] lies in the span of
     [v, v] / sqrt(2) for the frame's axes v, so stacked PCA with 2k components per 2 frames rebuilds each frame
     exactly as frame PCA-k does."""
-    from speechvae.baselines import stack_frames
+    from speechvae.evaluation.baselines import stack_frames
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 6)) * [3, 2, 1, 0.5, 0.2, 0.1]
@@ -162,7 +162,8 @@ def test_held_out_rate_of_a_strided_model_equals_the_hand_computed_kl(three_part
     """The rate is KL(q(z|x) || N(0, I)) summed over every latent vector, per frame those vectors code, from the
     posterior means and stds alone (numpy, not the model's loss). A model with one latent vector per 2 or 4 frames
     once reported this divided by its stride a second time (half or a quarter of its true rate)."""
-    from speechvae.reconstruct import encode, rate
+    from speechvae.inference.model import encode
+    from speechvae.inference.rate import rate
 
     exp = tmp_path / f"s{stride}"
     assert main(["-q", "train", str(three_part_featdir), "-o", str(exp), "--epochs", "1", *TINY,
@@ -183,7 +184,7 @@ def test_held_out_rate_of_a_strided_model_equals_the_hand_computed_kl(three_part
 
 
 def test_vq_codes_round_trip_and_bits():
-    from speechvae.baselines import fit_vq
+    from speechvae.evaluation.baselines import fit_vq
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3000, 6)) * [3, 2, 1, 1, 0.5, 0.5]
@@ -206,7 +207,8 @@ def test_vq_codes_round_trip_and_bits():
 
 def test_baseline_vq_command(three_part_featdir, lists, tmp_path):
     assert main(["baseline", "vq", str(three_part_featdir), "-o", str(tmp_path / "v"), "--bits", "8,12",
-                 "--codebooks", "2", "--train-list", str(lists / "train.list"), "--list", str(lists / "eval.list")]) == 0
+                 "--codebooks", "2", "--train-list", str(lists / "train.list"), "--list",
+                 str(lists / "eval.list")]) == 0
     m8, m12 = (json.loads((tmp_path / f"v/vq_residual{b}.json").read_text()) for b in (8, 12))
     assert m8["held_out"] is True and m8["entries"] == 16 and m12["entries"] == 64
     assert 0 < m12["mcd_db"] < m8["mcd_db"]  # more bits, less distortion

@@ -87,7 +87,6 @@ def test_arctic_vc_recipe_is_recipes_vc_with_the_arctic_settings(tmp_path):
     (two 'speakers' reading six 'sentences'), options passed through; then stage 3 with its own conf/vc.yaml, whose
     parallel term pairs the readings of the training sentences."""
     import soundfile as sf
-
     from conftest import FS, harmonic
 
     db = tmp_path / "db"
@@ -100,7 +99,8 @@ def test_arctic_vc_recipe_is_recipes_vc_with_the_arctic_settings(tmp_path):
     work = tmp_path / "data/arctic_vc_bdl_slt"
     lists = {n: [line.split()[0] for line in (work / f"lists/{n}.list").read_text().splitlines()]
              for n in ("train", "dev", "eval")}
-    assert lists["eval"] == ["bdl/arctic_a0006", "slt/arctic_a0006"] and lists["dev"] == ["bdl/arctic_a0005", "slt/arctic_a0005"]
+    assert lists["eval"] == ["bdl/arctic_a0006", "slt/arctic_a0006"] and lists["dev"] == ["bdl/arctic_a0005",
+                                                                                          "slt/arctic_a0005"]
     assert len(lists["train"]) == 8
     analysis = (work / "feats/analysis.yaml").read_text()
     assert "recipes/arctic_vc/conf/f0_ranges.txt" in analysis and not (work / "feats/f0_ranges.txt").exists()

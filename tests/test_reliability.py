@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
-
-from speechvae.checkpoint import load_checkpoint
-from speechvae.features import Features
-from speechvae.store import HOST, OTHER_HOST_STALE_S, atomic_path, atomic_write_text, remove_stale_tmp
-
 from conftest import FS, harmonic
+
+from speechvae.analysis.features import Features
+from speechvae.models.checkpoint import load_checkpoint
+from speechvae.store import HOST, OTHER_HOST_STALE_S, atomic_path, atomic_write_text, remove_stale_tmp
 
 CLI = [sys.executable, "-m", "speechvae.cli"]
 

@@ -10,16 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from speechvae.cli import main
-from speechvae.config import config_to_dict, Config
-from speechvae.featdir import UnsafeNameError, check_speaker, check_utt_id, feature_path, inside
-
 from conftest import FS, harmonic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speechvae.analysis.featdir import UnsafeNameError, check_speaker, check_utt_id, feature_path, inside
+from speechvae.cli import main
+from speechvae.config import Config, config_to_dict
 
 CLI = [sys.executable, "-m", "speechvae.cli"]
 TINY = ["--set", "model.hidden=[16,8]", "--set", "model.latent=4", "--set", "train.valid_fraction=0.34"]
@@ -132,7 +131,7 @@ def test_every_entry_point_refuses_an_unsafe_id_before_any_work(world, tmp_path,
 
 
 def test_a_list_path_under_dot_dot_gives_its_real_folder_as_speaker(tmp_path, monkeypatch):
-    from speechvae.corpus import collect_inputs
+    from speechvae.analysis.corpus import collect_inputs
 
     (tmp_path / "bdl").mkdir()
     sf.write(tmp_path / "bdl" / "a.wav", harmonic(0.3), FS)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from speechvae.stats import RunningStats, Stats, StatsAccumulator, safe_scale
+from speechvae.analysis.stats import RunningStats, Stats, StatsAccumulator, safe_scale
 
 chunks = st.lists(arrays(np.float64, st.tuples(st.integers(1, 20), st.just(3)),
                          elements=st.floats(-1e3, 1e3, allow_nan=False)), min_size=1, max_size=6)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from speechvae.analysis.corpus import analyze_corpus, collect_inputs
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig, ConfigError
-from speechvae.corpus import analyze_corpus, collect_inputs
-from speechvae.sweep import parse_grid, run_sweep
+from speechvae.experiments.sweep import parse_grid, run_sweep
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
-from speechvae import train as train_mod
-from speechvae.checkpoint import CheckpointError, load_checkpoint
-from speechvae.cli import main
-from speechvae.features import Features
-from speechvae.reconstruct import gv_postfilter, load_model, reconstruct
-from speechvae.train import TrainingDiverged, fit, read_log_csv
-
 from conftest import tiny_config
+
+from speechvae.analysis.features import Features
+from speechvae.cli import main
+from speechvae.inference.model import load_model, reconstruct
+from speechvae.inference.postfilter import gv_postfilter
+from speechvae.models.checkpoint import CheckpointError, load_checkpoint
+from speechvae.training import data as data_mod
+from speechvae.training import loop as train_mod
+from speechvae.training import steps as steps_mod
+from speechvae.training.loop import TrainingDiverged, fit, read_log_csv
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_resume_with_another_config_is_refused(featdir, tmp_path):
 
 
 def test_default_stats_cover_the_training_utterances_only(featdir, tmp_path):
-    from speechvae.corpus import stats_for
+    from speechvae.analysis.featdir import stats_for
 
     fit(featdir, tmp_path / "e", _cfg(**{"train.epochs": 1}), progress=False)
     ck = load_checkpoint(tmp_path / "e")
@@ -218,7 +220,7 @@ def test_checkpoints_from_before_the_models_package_still_load(featdir, tmp_path
 
 
 def test_cosine_schedule_runs_from_lr_to_a_hundredth():
-    from speechvae.train import lr_at
+    from speechvae.training.loop import lr_at
 
     cfg = tiny_config(**{"train.lr_schedule": "cosine", "train.epochs": 5, "train.lr": 0.002})
     lrs = [lr_at(cfg, e) for e in range(1, 6)]
@@ -242,8 +244,8 @@ def test_cosine_schedule_reaches_the_optimiser(three_part_featdir, tmp_path, mon
 def test_hand_written_gradients_equal_autograds(variance, conditioning):
     """fused_step's gradients against torch.autograd's on the same batch, noise and weights (the weights
     moved off their init so that no ReLU is trivially all-on or all-off)."""
-    from speechvae.fused_step import mlp_gradients, unsupported
-    from speechvae.models import loss_terms, objective
+    from speechvae.models.losses import loss_terms, objective
+    from speechvae.training.fused_step import mlp_gradients, unsupported
 
     cfg = tiny_config(**{"loss.decoder_variance": variance, "model.conditioning": conditioning,
                          "model.speakers": "[a, b, c]"})
@@ -269,7 +271,7 @@ def test_hand_written_gradients_equal_autograds(variance, conditioning):
 def test_hand_written_step_trains_like_autograd(featdir, tmp_path):
     """Same seed, same batches and noise: the two training paths give the same loss curve and weights to
     float rounding (and a model the hand-written step does not cover says why)."""
-    from speechvae.fused_step import unsupported
+    from speechvae.training.fused_step import unsupported
 
     runs = {}
     for step in ("auto", "autograd"):
@@ -315,14 +317,14 @@ def test_validation_in_chunks_gives_the_whole_pass_numbers(monkeypatch):
     """A frame-wise model's held-out pass goes in chunks (memory flat in the held-out set's size): the row
     equals the one-pass row, for a Gaussian VAE and a VQ-VAE."""
     frames = torch.cumsum(0.3 * torch.randn(3000, 39), dim=0) / 8
-    data = train_mod.Data(train=frames[:1000], valid=frames[1000:], probe=frames[:256], std=torch.full((39,), 0.5))
+    data = data_mod.Data(train=frames[:1000], valid=frames[1000:], probe=frames[:256], std=torch.full((39,), 0.5))
     for over in ({}, {"model.quantizer": "residual"}):
         cfg = _cfg(**over)
         torch.manual_seed(0)
         model = train_mod.build_model(cfg, 39, torch.device("cpu"))
-        monkeypatch.setattr(train_mod, "VALID_CHUNK_FRAMES", 16384)
+        monkeypatch.setattr(steps_mod, "VALID_CHUNK_FRAMES", 16384)
         whole = train_mod.evaluate_epoch(model, data, cfg, 1.0)
-        monkeypatch.setattr(train_mod, "VALID_CHUNK_FRAMES", 300)
+        monkeypatch.setattr(steps_mod, "VALID_CHUNK_FRAMES", 300)
         chunked = train_mod.evaluate_epoch(model, data, cfg, 1.0)
         assert set(chunked) == set(whole)
         assert chunked == pytest.approx(whole, rel=1e-5, abs=1e-7)

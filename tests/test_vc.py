@@ -1,4 +1,4 @@
-"""Voice conversion (issue 11): a speaker-conditioned model, `speechvae convert` and `speechvae evaluate-vc`.
+"""Voice conversion: a speaker-conditioned model, `speechvae convert` and `speechvae evaluate-vc`.
 
 The synthetic corpus is built so that the right answer is known: two speakers read the same sentences, each
 frame is the sentence's content (a smooth trajectory in 2 dims, mapped to c1..c39) plus the speaker's own
@@ -11,16 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config
 
+from speechvae.analysis.featdir import (
+    feature_path,
+    read_manifest,
+    speaker_stats_path,
+    utterance_speakers,
+    write_featdir_analysis,
+    write_manifest,
+)
+from speechvae.analysis.features import Features, resolve_analysis
+from speechvae.analysis.stats import Stats
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig
-from speechvae.featdir import (feature_path, read_manifest, speaker_stats_path, utterance_speakers,
-                               write_featdir_analysis, write_manifest)
-from speechvae.features import Features, resolve_analysis
 from speechvae.models import build
-from speechvae.stats import Stats
-
-from conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 160
@@ -97,8 +102,8 @@ def test_speaker_code_enters_the_decoder_and_is_required():
 
 
 def test_training_records_speakers_and_their_statistics(vc_model):
-    from speechvae.checkpoint import load_checkpoint
-    from speechvae.corpus import stats_for
+    from speechvae.analysis.featdir import stats_for
+    from speechvae.models.checkpoint import load_checkpoint
 
     root, feat, exp, train, _ = vc_model
     ck = load_checkpoint(exp)
@@ -110,7 +115,8 @@ def test_training_records_speakers_and_their_statistics(vc_model):
         assert abs(np.exp(ck.speaker_stats[spk].lf0_mean) - F0[spk]) < 0.01 * F0[spk]  # the corpus's F0
     # a resume needs no speakers list: the checkpoint's is used
     assert main(["-q", "train", str(feat), "-o", str(exp), "--resume", "--epochs", "26", "--train-list",
-                 str(root / "train.list"), "--valid-list", str(root / "held.list"), "--set", "model.conditioning=decoder",
+                 str(root / "train.list"), "--valid-list", str(root / "held.list"), "--set",
+                 "model.conditioning=decoder",
                  "--set", "model.latent=2", "--set", "model.hidden=[64, 32]", "--set", "model.scaling=global",
                  "--set", "loss.beta=1", "--set", "loss.decoder_variance=unit", "--set", "train.batch_size=64",
                  "--set", "train.lr=3e-3", "--set", "train.probe_frames=256"]) == 0
@@ -135,13 +141,15 @@ def test_convert_swaps_the_speaker_and_keeps_the_content(vc_model, tmp_path):
         np.testing.assert_allclose(np.median(c.f0[voiced]), F0["b"], rtol=0.02)  # log-F0 moved to b's statistics
         np.testing.assert_allclose(c.f0[voiced], 2 * f.f0[voiced], rtol=0.02)  # same relative contour: x 2
         import soundfile as sf
+
         y, fs = sf.read(out / "wav" / f"{u}.wav")
         assert abs(len(y) - f.frames * fs * f.frame_period / 1000) <= fs * f.frame_period / 1000  # within a frame
         assert np.abs(y).max() < 1.0
     info = json.loads((out / "convert.json").read_text())
     assert info["target"] == "b" and info["converted"] == len(src) and not info["failures"]
     assert Stats.load(speaker_stats_path(out, "b")).lf0_mean == pytest.approx(
-        __import__("speechvae.checkpoint", fromlist=["x"]).load_checkpoint(exp).speaker_stats["b"].lf0_mean)
+        __import__("speechvae.models.checkpoint", fromlist=["x"]).load_checkpoint(exp).speaker_stats["b"].lf0_mean
+    )
     assert [r["speaker"] for r in read_manifest(out)] == ["b"] * len(src)
 
     m_json = tmp_path / "vc.json"
@@ -185,7 +193,8 @@ def test_convert_refuses_an_unknown_target_or_an_unconditioned_model(vc_model, t
     assert "speaker 'zz' unknown to this model (its speakers: a, b)" in caplog.text
     assert not (tmp_path / "o").exists()
     plain = tmp_path / "plain"
-    assert main(["-q", "train", str(three_part_featdir), "-o", str(plain), "--epochs", "1", "--set", "model.hidden=[8]"]) == 0
+    assert main(["-q", "train", str(three_part_featdir), "-o", str(plain), "--epochs", "1", "--set",
+                 "model.hidden=[8]"]) == 0
     assert main(["-q", "convert", "--model", str(plain), str(feat), "--to", "b", "-o", str(tmp_path / "o")]) == 2
     assert "no speaker code" in caplog.text
     assert main(["-q", "evaluate-vc", str(feat), str(feat), "-o", str(tmp_path / "x.json")]) == 2
@@ -204,7 +213,7 @@ def test_evaluate_rebuilds_each_speaker_as_itself_and_measures_leakage(vc_model,
 
 
 def test_linear_classifier_separates_what_is_separable_and_not_noise():
-    from speechvae.leakage import fit_linear_classifier
+    from speechvae.evaluation.leakage import fit_linear_classifier
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 4000)
@@ -220,7 +229,7 @@ def test_linear_classifier_separates_what_is_separable_and_not_noise():
 def test_codes_of_a_conditioned_model_decode_as_their_speaker_or_convert(vc_model, tmp_path, caplog):
     """Stored codes keep who spoke: decoded as their own speaker they equal `reconstruct`; decoded `--to` the
     other speaker they equal `speechvae convert` (envelope and F0), from the same stored code."""
-    from speechvae.reconstruct import load_model, reconstruct
+    from speechvae.inference.model import load_model, reconstruct
 
     root, feat, exp, train, held = vc_model
     codes, lst = tmp_path / "codes", _write_list(tmp_path / "held.list", held)
@@ -254,7 +263,7 @@ def test_codes_of_a_conditioned_model_decode_as_their_speaker_or_convert(vc_mode
 def test_cycle_terms_are_the_round_trip_through_the_other_speaker():
     """cycle_terms against the round trip written out with the layers' weights (numpy): z decoded as ``other``,
     re-encoded, decoded as ``spk``; a bug that decodes either leg with the wrong speaker changes the result."""
-    from speechvae.models import cycle_terms, gaussian_kl
+    from speechvae.models.losses import cycle_terms, gaussian_kl
 
     torch.manual_seed(0)
     model = build(tiny_config(**{"model.conditioning": "decoder", "model.speakers": "[a, b, c]",
@@ -295,15 +304,16 @@ def test_cycle_terms_are_the_round_trip_through_the_other_speaker():
 
 
 def _train_split(feat, exp, train, held, sets):
-    """``speechvae train`` of ``feat`` into ``exp`` on the ``train`` ids, ``held`` held out, with ``--set`` overrides."""
+    """``speechvae train`` of ``feat`` into ``exp`` on the ``train`` ids, ``held`` held out, with ``--set``
+    overrides."""
     exp.mkdir(parents=True)
     assert main(["-q", "train", str(feat), "-o", str(exp), "--train-list", _write_list(exp / "train.list", train),
                  "--valid-list", _write_list(exp / "held.list", held), *sum([["--set", s] for s in sets], [])]) == 0
 
 
 def _held_out_frames(feat, exp, ids):
-    from speechvae.reconstruct import load_model
-    from speechvae.train import frame_speakers, load_frames
+    from speechvae.inference.model import load_model
+    from speechvae.training.data import frame_speakers, load_frames
 
     tm = load_model(exp)
     x = torch.from_numpy(load_frames(feat, ids, tm.checkpoint.stats, tm.cfg))[:, None]
@@ -315,8 +325,8 @@ def test_training_with_the_cycle_term_lowers_the_round_trip_and_converts(tmp_pat
     leaks into z and the plain model hardly converts), one with loss.cycle = 1. It logs the round trip's NLL;
     on held-out sentences its round trip through the other speaker is far closer to the input (the term is in
     the loss) and its conversions are closer to the other speaker's real frames of the same sentence."""
-    from speechvae.models import cycle_terms
-    from speechvae.train import read_log_csv
+    from speechvae.models.losses import cycle_terms
+    from speechvae.training.loop import read_log_csv
 
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
     sets = ["model.conditioning=decoder", "model.latent=8", "model.hidden=[64, 32]", "model.scaling=global",
@@ -385,17 +395,20 @@ def test_convert_gv_postfilter_moves_the_variance_toward_the_target_speakers(vc_
     checkpoint), --gv-weight 0.5 half way in log variance, --gv-high-from 20 --gv-weight-high 1 with --gv-weight 0
     all the way from c20 up and not at all below; the weights the conversion used are in convert.json; out-of-range
     settings are refused before anything is written."""
-    from speechvae.checkpoint import load_checkpoint
+    from speechvae.models.checkpoint import load_checkpoint
 
     root, feat, exp, train, held = vc_model
     src = [u for u in held if u.startswith("a/")][:1]
     lst = _write_list(tmp_path / "l", src)
     gv_b = load_checkpoint(exp).speaker_stats["b"].mcep_gv
     out = {}
-    for name, flags in (("off", []), ("full", ["--gv-postfilter"]), ("half", ["--gv-postfilter", "--gv-weight", "0.5"]),
-                        ("set", ["--gv-postfilter", "--gv-weight", "1.0"]),
-                        ("bands", ["--gv-postfilter", "--gv-weight", "0", "--gv-high-from", "20", "--gv-weight-high",
-                                   "1"])):
+    for name, flags in (
+        ("off", []),
+        ("full", ["--gv-postfilter"]),
+        ("half", ["--gv-postfilter", "--gv-weight", "0.5"]),
+        ("set", ["--gv-postfilter", "--gv-weight", "1.0"]),
+        ("bands", ["--gv-postfilter", "--gv-weight", "0", "--gv-high-from", "20", "--gv-weight-high", "1"]),
+    ):
         assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--no-wav",
                      "-o", str(tmp_path / name)] + flags) == 0
         out[name] = Features.load(feature_path(tmp_path / name, src[0])).mcep[:, 1:]
@@ -421,9 +434,9 @@ def test_convert_ms_postfilter_moves_the_modulation_spectrum_toward_the_target_s
     """--ms-postfilter moves each converted dim's modulation spectrum to the target speaker's (the mean of its
     training utterances' spectra, kept in the checkpoint), --ms-weight 0.5 about half way in log power; means kept;
     a checkpoint written before the statistics held a modulation spectrum is refused before any work."""
-    from speechvae.checkpoint import load_checkpoint
-    from speechvae.featdir import speakers
-    from speechvae.modspec import modulation_spectrum
+    from speechvae.analysis.featdir import speakers
+    from speechvae.analysis.modspec import modulation_spectrum
+    from speechvae.models.checkpoint import load_checkpoint
 
     root, feat, exp, train, held = vc_model
     src = [u for u in held if u.startswith("a/")][:1]
@@ -432,7 +445,11 @@ def test_convert_ms_postfilter_moves_the_modulation_spectrum_toward_the_target_s
     own = [modulation_spectrum(Features.load(feature_path(feat, u)).mcep[:, 1:]) for u in speakers(feat, train)["b"]]
     np.testing.assert_allclose(ms_b, np.mean(own, axis=0), rtol=1e-10)  # the target's, from its training utterances
     out = {}
-    for name, flags in (("off", []), ("full", ["--ms-postfilter"]), ("half", ["--ms-postfilter", "--ms-weight", "0.5"])):
+    for name, flags in (
+        ("off", []),
+        ("full", ["--ms-postfilter"]),
+        ("half", ["--ms-postfilter", "--ms-weight", "0.5"]),
+    ):
         assert main(["-q", "convert", "--model", str(exp), str(feat), "--list", lst, "--to", "b", "--no-wav",
                      "-o", str(tmp_path / name)] + flags) == 0
         out[name] = Features.load(feature_path(tmp_path / name, src[0])).mcep[:, 1:]
@@ -467,8 +484,8 @@ def test_speaker_adversarial_term_keeps_its_classifier_from_reading_the_speaker(
     still tells the speakers apart in both models: the encoder hides the speaker from the classifier it plays
     against, in directions small beside z's spread, rather than dropping it (as Elazar & Goldberg 2018 found for
     adversarial removal in text)."""
-    from speechvae.reconstruct import load_model
-    from speechvae.train import read_log_csv
+    from speechvae.inference.model import load_model
+    from speechvae.training.loop import read_log_csv
 
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
     sets = ["model.conditioning=both", "model.latent=8", "model.hidden=[64, 32]", "model.scaling=global",
@@ -501,8 +518,7 @@ def test_speaker_adversarial_term_is_refused_without_a_speaker_code():
 def test_speaker_f0_map_on_prosody_inputs_is_the_conversions_f0_map():
     """Training's cycle term maps prosody inputs between speakers (in normalised units); it must give exactly the
     inputs of the F0 a conversion is voiced with (conversion.f0_map, then prosody_inputs)."""
-    from speechvae.conversion import f0_map
-    from speechvae.prosody import SpeakerF0Map, prosody_inputs
+    from speechvae.models.prosody import SpeakerF0Map, f0_map, prosody_inputs
 
     def stats(mean_hz, std):
         return Stats.from_arrays({"mcep_mean": [0.0], "mcep_std": [1.0], "mcep_gv": [1.0], "lf0_mean": np.log(mean_hz),
@@ -543,9 +559,9 @@ def test_a_decoder_given_f0_reconstructs_what_follows_f0_and_converts_with_the_m
     than the same model without it, at the same tight bottleneck (latent 2, beta 1). Its conversion decodes with the
     F0 it is voiced with: the mapped one (output = decode with the mapped F0, not with the source's), and decoding
     the same z with F0 a quarter up moves c5..c8 the way the corpus does and leaves the other dims."""
-    from speechvae.conversion import convert, f0_map
-    from speechvae.reconstruct import encode, load_model, reconstruct, with_latents
-    from speechvae.train import read_log_csv
+    from speechvae.inference.model import convert, encode, load_model, reconstruct, with_latents
+    from speechvae.models.prosody import f0_map
+    from speechvae.training.loop import read_log_csv
 
     feat, train, held = _f0_dependent_featdir(tmp_path / "feat")
     sets = ["model.conditioning=both", "model.latent=2", "model.hidden=[64, 32]", "model.scaling=global",
@@ -580,16 +596,16 @@ def test_a_decoder_given_f0_reconstructs_what_follows_f0_and_converts_with_the_m
 
 @pytest.mark.parametrize("recipe", ["vc", "arctic_vc"])
 def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_path, recipe):
-    """Issue 26: the adopted configuration is the recipe's default, so `speechvae convert --model EXPDIR FEATDIR --to
+    """The adopted configuration is the recipe's default, so `speechvae convert --model EXPDIR FEATDIR --to
     SPK` with no extra flag gives it: a model trained with the recipe's conf/vc.yaml (shrunk: 2 epochs) converts
     through the GV post-filter its config names (each dim's variance moved W of the way to the target's GV in log
     variance, W per dim: recipes/arctic_vc's goes further from c15 up; recorded in convert.json); --no-gv-postfilter
     turns it off for one run. recipes/arctic_vc's is recipes/vc's plus the parallel term and the two bands."""
     import dataclasses
 
-    from speechvae.checkpoint import load_checkpoint
     from speechvae.config import load_config
-    from speechvae.reconstruct import gv_weights
+    from speechvae.inference.postfilter import gv_weights
+    from speechvae.models.checkpoint import load_checkpoint
 
     conf = ROOT / f"recipes/{recipe}/conf/vc.yaml"
     cfg = load_config(conf)
@@ -613,7 +629,7 @@ def test_the_recipes_vc_config_converts_with_its_post_filter_and_no_flag(tmp_pat
         out[name] = Features.load(feature_path(tmp_path / name, held[0])).mcep[:, 1:].var(axis=0)
     gv_b = load_checkpoint(exp).speaker_stats["b"].mcep_gv
     w = gv_weights(pf, 39)
-    np.testing.assert_allclose(out["default"], out["off"] ** (1 - w) * gv_b ** w, rtol=1e-6)
+    np.testing.assert_allclose(out["default"], out["off"] ** (1 - w) * gv_b**w, rtol=1e-6)
     assert not np.allclose(out["default"], out["off"], rtol=0.05)
     info = json.loads((tmp_path / "default/convert.json").read_text())
     assert info["postfilter"]["gv"] is True and info["postfilter"]["gv_weight"] == pf.gv_weight
@@ -625,7 +641,7 @@ def test_variance_term_is_the_log_variance_gap_of_decodes_and_conversions_per_sp
     decoded as the other speakers, each target speaker's conversions against that speaker's frames (a bug that
     pools the speakers or compares conversions with their sources changes the result); 0 for decodes as varied as
     the data, and its gradient reaches the decoder. loss.mean_recon's term: the same decode's half squared error."""
-    from speechvae.models import decode_means, mean_decode_error, variance_term
+    from speechvae.models.losses import decode_means, mean_decode_error, variance_term
 
     torch.manual_seed(0)
     model = build(tiny_config(**{"model.conditioning": "decoder", "model.speakers": "[a, b, c]"}), 39).eval()
@@ -661,7 +677,7 @@ def test_variance_term_spreads_the_decodes_toward_the_datas_variance(tmp_path):
     logs the gap; on the held-out sentences the variance of its reconstructions (against the frames) and of its
     conversions (against the other speaker's real frames of the same sentences) is nearer the data's, per
     dimension and speaker, while its held-out MCD stays within 0.5 dB of the plain model's."""
-    from speechvae.train import read_log_csv
+    from speechvae.training.loop import read_log_csv
 
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat")
     sets = ["model.conditioning=both", "model.latent=1", "model.hidden=[64, 32]", "model.scaling=global",
@@ -694,7 +710,7 @@ def test_variance_term_spreads_the_decodes_toward_the_datas_variance(tmp_path):
 
 def test_variance_term_is_refused_for_a_vq_vae_and_the_hand_written_step():
     from speechvae.config import ConfigError
-    from speechvae.fused_step import unsupported
+    from speechvae.training.fused_step import unsupported
 
     with pytest.raises(ConfigError, match="loss.gv: not for a VQ-VAE"):
         tiny_config(**{"loss.gv": 1, "model.quantizer": "residual"})

@@ -1,4 +1,4 @@
-"""Voice conversion on any corpus of speaker folders (issue 27): the split by sentence, the N x N matrix, and
+"""Voice conversion on any corpus of speaker folders: the split by sentence, the N x N matrix, and
 recipes/vc end to end on synthetic speakers (two parallel, one reading other sentences), with its refusals."""
 import json
 import math
@@ -7,13 +7,15 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
-from scipy.signal import lfilter
-
 from conftest import FS, harmonic
-from speechvae.conversion import non_parallel_pairs
-from speechvae.corpus import CorpusError, collect_inputs, write_sentence_split
-from speechvae.vc_matrix import direction_table, read_directions, summarise, write_matrix
+from scipy.signal import lfilter
 from test_recipes import ROOT, _env, _run
+
+from speechvae.analysis.corpus import CorpusError, collect_inputs
+from speechvae.analysis.splits import write_sentence_split
+from speechvae.report.matrix_page import write_matrix
+from speechvae.vc.evaluate import non_parallel_pairs
+from speechvae.vc.matrix import direction_table, read_directions, summarise
 
 
 def _touch(d, names):

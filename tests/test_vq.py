@@ -1,22 +1,22 @@
-"""VQ-VAE (issue 10): the quantiser, training and resume, exact bits, codes on disk, latent views."""
+"""VQ-VAE: the quantiser, training and resume, exact bits, codes on disk, latent views."""
 import json
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
-from speechvae.align import dtw_path
-from speechvae.checkpoint import load_checkpoint
-from speechvae.cli import main
-from speechvae.codes import code_path
-from speechvae.features import Features
-from speechvae.latent_views import interpolate, prior_samples
-from speechvae.models.vq import DEAD_STEPS, Quantizer
-from speechvae.reconstruct import decode, encode_codes, load_model, rate, reconstruct
-from speechvae.train import fit
-
 from conftest import tiny_config
+
+from speechvae.analysis.align import dtw_path
+from speechvae.analysis.features import Features
+from speechvae.cli import main
+from speechvae.inference.codes import code_path
+from speechvae.inference.model import decode, encode_codes, load_model, reconstruct
+from speechvae.inference.rate import rate
+from speechvae.models.checkpoint import load_checkpoint
+from speechvae.models.vq import DEAD_STEPS, Quantizer
+from speechvae.report.latent_views import interpolate, prior_samples
+from speechvae.training.loop import fit
 
 VQ = {"model.quantizer": "residual", "model.codebooks": 3, "model.codebook_size": 16, "train.batch_size": 128}
 
@@ -193,15 +193,21 @@ def test_vq_model_refuses_an_nll_estimate(vq_exp, three_part_featdir, tmp_path, 
     assert main(["-q", "evaluate", "--model", str(vq_exp), str(three_part_featdir), "-o", str(tmp_path / "m.json"),
                  "--nll-samples", "4"]) == 2
     assert "rate is the code's bits" in caplog.text
-    assert main(["-q", "evaluate", "--model", str(vq_exp), str(three_part_featdir), "-o", str(tmp_path / "m.json")]) == 0
+    assert main(["-q", "evaluate", "--model", str(vq_exp), str(three_part_featdir), "-o",
+                 str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["bits_per_frame"] == 12.0 and "kl_nats_per_frame" not in m
 
 
-@pytest.mark.parametrize("sets, msg", [({"model.quantizer": "lattice"}, "model.quantizer must be"),
-                                       ({"model.quantizer": "product", "model.latent": 7}, "divisible"),
-                                       ({"model.codebook_size": 1}, "codebook_size >= 2"),
-                                       ({"model.vq_decay": 1.0}, "vq_decay")])
+@pytest.mark.parametrize(
+    "sets, msg",
+    [
+        ({"model.quantizer": "lattice"}, "model.quantizer must be"),
+        ({"model.quantizer": "product", "model.latent": 7}, "divisible"),
+        ({"model.codebook_size": 1}, "codebook_size >= 2"),
+        ({"model.vq_decay": 1.0}, "vq_decay"),
+    ],
+)
 def test_vq_settings_are_checked(sets, msg):
     from speechvae.config import ConfigError
 

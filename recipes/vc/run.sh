@@ -81,7 +81,7 @@ fi
 pairs=(); for s in "${spk[@]}"; do for t in "${spk[@]}"; do [ "${s}" = "${t}" ] || pairs+=("${s} ${t}"); done; done
 names() { cut -d' ' -f1 "$1" | sed 's#.*/##' | LC_ALL=C sort; }
 parallel() { [ -n "$(LC_ALL=C comm -12 <(names "${lists}/eval_$1.list") <(names "${lists}/eval_$2.list"))" ]; }
-quality_ok() { python3 -c "from speechvae.quality import require; require()" 2>/dev/null; }
+quality_ok() { python3 -c "from speechvae.evaluation.quality import require; require()" 2>/dev/null; }
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
     say 0 "data: ${#spk[@]} speakers (${spk[*]}) of ${db} -> ${lists}"

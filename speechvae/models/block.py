@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from . import DecoderVariance, SpectralVAE
-from .mlp import relu_layers
+from speechvae.config import ModelConfig
+from speechvae.models.base import DecoderVariance, SpectralVAE
+from speechvae.models.mlp import relu_layers
 
 
 class BlockVAE(SpectralVAE):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from . import DecoderVariance, SpectralVAE
+from speechvae.config import ModelConfig
+from speechvae.models.base import DecoderVariance, SpectralVAE
 
 
 class ConvVAE(SpectralVAE):
@@ -27,7 +27,9 @@ class ConvVAE(SpectralVAE):
         self.enc_mu = nn.Conv1d(ch[-1], cfg.latent, 1)
         self.enc_logvar = nn.Conv1d(ch[-1], cfg.latent, 1) if cfg.quantizer == "none" else None  # VQ: no variance
         rch = ch[::-1]
-        self.dec = nn.ModuleList([nn.Conv1d(cfg.latent + n_dec, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)])
+        self.dec = nn.ModuleList(
+            [nn.Conv1d(cfg.latent + n_dec, rch[0], 1), nn.ConvTranspose1d(rch[0], rch[0], s, stride=s)]
+        )
         self.dec.extend(nn.Conv1d(a, b, k, padding=k // 2) for a, b in zip(rch[:-1], rch[1:]))
         self.dec_mean = nn.Conv1d(rch[-1], dim, 1)
         self.var = DecoderVariance(decoder_variance, rch[-1], dim)
@@ -44,7 +46,8 @@ class ConvVAE(SpectralVAE):
         h = self._run(self.enc, self.with_speaker(x, spk, 0).transpose(1, 2), hidden)  # (B, C, T / s)
         return self.enc_mu(h).transpose(1, 2), None if self.enc_logvar is None else self.enc_logvar(h).transpose(1, 2)
 
-    def decode(self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None,
-               pros: None = None):  # model.prosody is the frame-wise mlp's (the config refuses it here)
+    def decode(
+        self, z: torch.Tensor, hidden: list | None = None, spk: torch.Tensor | None = None, pros: None = None
+    ):  # model.prosody is the frame-wise mlp's (the config refuses it here)
         h = self._run(self.dec, self.with_speaker(z, spk, 1).transpose(1, 2), hidden)  # (B, C, T)
         return self.dec_mean(h).transpose(1, 2), self.var(h.transpose(1, 2))

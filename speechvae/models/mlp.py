@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from . import DecoderVariance, SpectralVAE
+from speechvae.config import ModelConfig
+from speechvae.models.base import DecoderVariance, SpectralVAE
 
 
 def relu_layers(h: torch.Tensor, layers: nn.ModuleList, hidden: list | None, norms: nn.ModuleList | None = None,

@@ -2,8 +2,8 @@
 ``K`` entries, residual (each codebook codes what the previous ones left) or product (each codes its own
 slice of the latent). Codebooks follow the encoder by exponential moving averages of their assigned
 vectors (no codebook loss); an entry no vector chose for ``DEAD_STEPS`` training steps is re-initialised
-to a random encoder output of the current batch (its stage's input, for residual codebooks). The encoder sees the decoder's gradient
-straight through the quantiser and a commitment loss pulls it toward its codes.
+to a random encoder output of the current batch (its stage's input, for residual codebooks). The encoder sees the
+decoder's gradient straight through the quantiser and a commitment loss pulls it toward its codes.
 
 A code costs exactly ``n * log2(K)`` bits per latent vector.
 

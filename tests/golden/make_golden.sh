@@ -17,8 +17,8 @@ speechvae -q resynth "$g/expected" -o /tmp/golden_copy      # WORLD copy synthes
 speechvae -q analyze /tmp/golden_copy -o /tmp/golden_copy_feats
 python - <<'PY'
 import json
-from speechvae.features import Features
-from speechvae.metrics import mcd_db
+from speechvae.analysis.features import Features
+from speechvae.evaluation.metrics import mcd_db
 a = Features.load("tests/golden/expected/feats/golden.npz")
 b = Features.load("/tmp/golden_copy_feats/feats/golden.npz")
 n = min(a.frames, b.frames)
