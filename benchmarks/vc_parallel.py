@@ -29,8 +29,8 @@ import speechvae  # noqa: F401
 from speechvae.analysis.featdir import feature_path, stats_for
 from speechvae.analysis.features import Features
 from speechvae.config import Config, PostfilterConfig, validate
-from speechvae.inference.model import convert, load_model
-from speechvae.inference.postfilter import gv_postfilter, gv_weights, with_postfilter
+from speechvae.inference.model import convert, load_model, with_postfilter
+from speechvae.inference.postfilter import gv_postfilter, gv_weights
 from speechvae.models.prosody import f0_map
 from speechvae.training.pairs import aligned_pairs
 from speechvae.vc.references import parallel_pairs, score_conversion

@@ -36,8 +36,7 @@ from vc_many import TWO
 import speechvae  # noqa: F401
 from speechvae.analysis.featdir import feature_path, read_id_list
 from speechvae.analysis.features import Features
-from speechvae.inference.model import load_model
-from speechvae.inference.postfilter import with_postfilter
+from speechvae.inference.model import load_model, with_postfilter
 from speechvae.vc.convert import convert_folder
 from speechvae.vc.evaluate import evaluate_conversion
 

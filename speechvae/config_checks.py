@@ -2,14 +2,10 @@
 needs two speakers ...). :func:`speechvae.config.validate` raises the first as a ``ConfigError``."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # annotations only: speechvae.config imports this module
-    from speechvae.config import Config
-
-
-def first_problem(cfg: Config) -> str | None:
-    """The first range check ``cfg`` fails, in one line naming the key; None when it passes them all."""
+def first_problem(cfg) -> str | None:
+    """The first range check ``cfg`` (a :class:`speechvae.config.Config`) fails, in one line naming the key; None when
+    it passes them all."""
     a = cfg.analysis
     checks = [
         (a.fs > 0, "analysis.fs must be > 0 Hz"),

@@ -50,6 +50,9 @@ def test_the_readme_snippet_runs_and_its_mcd_is_the_evaluate_commands(demo_model
     assert code.shape == (feats.frames, 8) and code.dtype == np.float32
     again = model.decode(code, like=feats)
     np.testing.assert_array_equal(again.mcep, rec.mcep)
+    for bad in (code[:-1], code[:, :4]):  # a code of another length or width: one clear line, not a torch error
+        with pytest.raises(ValueError, match=r"does not fit this model"):
+            model.decode(bad, like=feats)
 
 
 def test_a_conditioned_models_convert_is_the_convert_commands(tmp_path, monkeypatch):

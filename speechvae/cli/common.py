@@ -118,7 +118,7 @@ def add_postfilter_args(p, what: str, whose: str) -> None:
 
 def postfiltered(tm, args):
     """The model with the post-filter flags of :func:`add_postfilter_args` over its config."""
-    from speechvae.inference.postfilter import with_postfilter
+    from speechvae.inference.model import with_postfilter
 
     return with_postfilter(tm, args.gv_postfilter, args.gv_weight, ms=args.ms_postfilter, ms_weight=args.ms_weight,
                            high_from=args.gv_high_from, weight_high=args.gv_weight_high)

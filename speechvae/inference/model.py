@@ -24,9 +24,9 @@ import torch
 
 from speechvae.analysis.features import Features, check_compatible
 from speechvae.analysis.stats import Stats, compute_stats
-from speechvae.config import Config
+from speechvae.config import Config, validate
 from speechvae.device import resolve_device
-from speechvae.inference.postfilter import gv_postfilter, gv_weights, ms_postfilter, ms_target
+from speechvae.inference.postfilter import gv_postfilter, gv_weights, ms_postfilter
 from speechvae.models.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from speechvae.models.prosody import f0_map, prosody_inputs
 
@@ -108,7 +108,13 @@ class Model:
         """:meth:`encode`'s ``code`` -> ``like`` with c1..c39 decoded from it (c0, F0, aperiodicity and length from
         ``like``; the same post-filters as :meth:`reconstruct`, so ``decode(encode(f), like=f) == reconstruct(f)``).
         A speaker-conditioned model decodes as ``speaker``."""
-        z = codes_to_latents(self, code) if self.model.vq is not None else np.asarray(code, dtype=np.float32)
+        steps = -(-like.frames // self.model.stride)  # latent vectors of an utterance of like.frames frames
+        width = self.model.vq.n if self.model.vq is not None else self.cfg.model.latent
+        code = np.asarray(code)
+        if code.shape != (steps, width):
+            raise ValueError(f"a code of shape {code.shape} does not fit this model and {like.frames} frames: expected "
+                             f"({steps}, {width}) ({'code indices' if self.model.vq is not None else 'latent means'})")
+        z = codes_to_latents(self, code) if self.model.vq is not None else code.astype(np.float32)
         return with_latents(self, like, z, postfilter, speaker)
 
     def convert(self, feats: Features, to: str, *, speaker: str | None = None,
@@ -252,3 +258,29 @@ def convert(tm, feats: Features, src: str | None, tgt: str, src_stats: Stats) ->
     mu, _ = encode(tm, feats, src)
     mapped = dataclasses.replace(feats, f0=f0_map(feats.f0, src_stats, tm.checkpoint.speaker_stats[tgt]))
     return with_latents(tm, mapped, mu, speaker=tgt)
+
+
+def with_postfilter(tm: Model, gv: bool | None = None, weight: float | None = None, *, ms: bool | None = None,
+                    ms_weight: float | None = None, high_from: int | None = None,
+                    weight_high: float | None = None) -> Model:
+    """``tm`` with its config's ``postfilter.gv`` / ``gv_weight`` / ``ms`` / ``ms_weight`` / ``gv_high_from`` /
+    ``gv_weight_high`` replaced where given (a command's flags over the checkpoint's config; the weights are shared,
+    not copied)."""
+
+    pf = tm.cfg.postfilter
+    given = {"gv": gv, "gv_weight": weight, "ms": ms, "ms_weight": ms_weight, "gv_high_from": high_from,
+             "gv_weight_high": weight_high}
+    pf = dataclasses.replace(pf, **{k: v for k, v in given.items() if v is not None})
+    cfg = dataclasses.replace(tm.cfg, postfilter=pf)
+    validate(cfg)
+    if pf.ms:  # refuse before any work, not once per utterance
+        for stats in tm.checkpoint.speaker_stats.values() or [tm.checkpoint.stats]:
+            ms_target(tm, stats)
+    return dataclasses.replace(tm, checkpoint=dataclasses.replace(tm.checkpoint, cfg=cfg))
+
+
+def ms_target(tm: Model, stats) -> np.ndarray:
+    if stats.mcep_ms is None:
+        raise ValueError(f"{tm.checkpoint_path}: the model's statistics have no modulation spectrum (it was trained "
+                         "before they were kept): retrain it to use the modulation-spectrum post-filter")
+    return stats.mcep_ms

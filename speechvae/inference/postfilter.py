@@ -3,43 +3,10 @@ and the modulation-spectrum one (Takamichi et al., 2016). Both act on ``(T, 39)`
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy.signal import istft
 
 from speechvae.analysis.modspec import SEGMENT, mean_log_power, segment_stft
-from speechvae.config import validate
-
-if TYPE_CHECKING:  # only for annotations: the model module imports this one
-    from speechvae.inference.model import Model
-
-
-def with_postfilter(tm: Model, gv: bool | None = None, weight: float | None = None, *, ms: bool | None = None,
-                    ms_weight: float | None = None, high_from: int | None = None,
-                    weight_high: float | None = None) -> Model:
-    """``tm`` with its config's ``postfilter.gv`` / ``gv_weight`` / ``ms`` / ``ms_weight`` / ``gv_high_from`` /
-    ``gv_weight_high`` replaced where given (a command's flags over the checkpoint's config; the weights are shared,
-    not copied)."""
-
-    pf = tm.cfg.postfilter
-    given = {"gv": gv, "gv_weight": weight, "ms": ms, "ms_weight": ms_weight, "gv_high_from": high_from,
-             "gv_weight_high": weight_high}
-    pf = dataclasses.replace(pf, **{k: v for k, v in given.items() if v is not None})
-    cfg = dataclasses.replace(tm.cfg, postfilter=pf)
-    validate(cfg)
-    if pf.ms:  # refuse before any work, not once per utterance
-        for stats in tm.checkpoint.speaker_stats.values() or [tm.checkpoint.stats]:
-            ms_target(tm, stats)
-    return dataclasses.replace(tm, checkpoint=dataclasses.replace(tm.checkpoint, cfg=cfg))
-
-
-def ms_target(tm: Model, stats) -> np.ndarray:
-    if stats.mcep_ms is None:
-        raise ValueError(f"{tm.checkpoint_path}: the model's statistics have no modulation spectrum (it was trained "
-                         "before they were kept): retrain it to use the modulation-spectrum post-filter")
-    return stats.mcep_ms
 
 
 def gv_weights(pf, dims: int) -> np.ndarray:

@@ -19,14 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from speechvae.analysis.featdir import (
-    FeatureFolder,
-    check_speaker,
-    feature_path,
-    inside,
-    sentence_name,
-    speakers,
-)
+from speechvae.analysis.featdir import FeatureFolder, check_speaker, feature_path, inside, sentence_name, speakers
 from speechvae.analysis.features import Features
 from speechvae.analysis.stats import Stats
 from speechvae.evaluation.metrics import dtw_mcd
