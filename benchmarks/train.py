@@ -10,21 +10,27 @@
 2. time-to-quality: the article's configuration (recipes/folder/conf/seed.yaml) is trained for 50
    epochs and its final held-out MCD is the target; then the default config is trained and the wall
    seconds until its held-out MCD first reaches the target are read from its log.csv.
+3. threads (``--section threads``): the voice-conversion config (recipes/vc/conf/vc.yaml, autograd: speaker codes,
+   prosody, cycle term) on CMU ARCTIC bdl + slt (the first --vc-sentences sentences each), --vc-epochs epochs at
+   train.threads 1, 2 and 0 (auto: the free cores), on a quiet machine and beside one other busy process (a
+   spinning Python), wall seconds and frames/s per epoch.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import ROOT, aishell_features, table
+from _common import ROOT, aishell_features, corpus_or_exit, table
 
 import speechvae  # noqa: F401
-from speechvae.analysis.featdir import select_utts
+from speechvae.analysis.featdir import FeatureFolder, select_utts
 from speechvae.analysis.stats import Stats
 from speechvae.config import load_config
 from speechvae.models.losses import loss_terms, objective
@@ -90,12 +96,63 @@ def matmul_floor_fps(cfg, dim: int, batch: int, reps: int = 300) -> float:
     return batch * reps / (time.perf_counter() - t0)
 
 
+def vc_features(sentences: int) -> Path:
+    """CMU ARCTIC bdl and slt, their first ``sentences`` sentences, analysed once into data/bench/threads_arctic."""
+    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+    from speechvae.config import AnalysisConfig
+
+    db = corpus_or_exit("cmu_arctic_bdl_slt")
+    wavs = [w for spk in ("bdl", "slt") for w in sorted((db / spk).glob("*.wav"))[:sentences]]
+    out = ROOT / "data" / "bench" / f"threads_arctic_{sentences}"
+    rep = analyze_corpus(collect_inputs(wavs), out, AnalysisConfig(), jobs=2)
+    if rep.failures:
+        sys.exit(f"analysis failures: {rep.failures}")
+    return out
+
+
+def threads_table(sentences: int, epochs: int) -> str:
+    """Wall seconds of a VC training at train.threads 1, 2 and auto, quiet and beside one busy process."""
+    feat = vc_features(sentences)
+    cfg = load_config(ROOT / "recipes/vc/conf/vc.yaml", [f"train.epochs={epochs}"])
+    frames = sum(FeatureFolder(feat).frames().values())
+    rows = []
+    for busy in (False, True):
+        for threads in (1, 2, 0):
+            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                time.sleep(1.0 if busy else 0.0)
+                run = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
+                with tempfile.TemporaryDirectory() as tmp:
+                    t0 = time.perf_counter()
+                    hist = fit(feat, Path(tmp) / "e", run, progress=False)
+                    wall = time.perf_counter() - t0
+                used = torch.get_num_threads()
+            finally:
+                if burner is not None:
+                    burner.kill()
+                    burner.wait()
+            per_epoch = hist[-1]["elapsed_s"] / len(hist)
+            rows.append(["beside one busy process" if busy else "quiet", threads or f"0 (auto: {used})", used, wall,
+                         per_epoch, 0.9 * frames / per_epoch])  # 0.9: the training share (valid_fraction 0.1)
+            print(f"  {rows[-1]}", flush=True)
+    return table(["machine (2 cores)", "train.threads", "threads used", "wall s (data + epochs)", "s / epoch",
+                  "training frames/s"], rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seed-epochs", type=int, default=50)
+    ap.add_argument("--section", choices=["all", "speed", "threads"], default="all")
+    ap.add_argument("--vc-sentences", type=int, default=40, help="threads section: ARCTIC sentences per speaker")
+    ap.add_argument("--vc-epochs", type=int, default=3, help="threads section: epochs per run")
     ap.add_argument("--repeats", type=int, default=3, help="speed cells measured this many times, interleaved; "
                     "the best is shown (a shared machine's noise only ever slows a run)")
     args = ap.parse_args()
+    if args.section in ("all", "threads"):
+        print("## Threads: the VC config, quiet and beside one busy process\n")
+        print(threads_table(args.vc_sentences, args.vc_epochs), flush=True)
+        if args.section == "threads":
+            return
     torch.manual_seed(0)
     featdir = aishell_features()
     seed_cfg = load_config(ROOT / "recipes/folder/conf/seed.yaml", [f"train.epochs={args.seed_epochs}"])

@@ -153,6 +153,10 @@ class TrainConfig:
     # "auto": the frame-wise MLP VAE trains with its gradients written out by hand (fused_step.py, same
     # maths, ~2x faster steps at batch 128 on CPU); other models, and "autograd", through torch.autograd
     step: str = "auto"
+    # CPU threads of the training step (N > 0), or 0: the cores not busy with other work when training starts.
+    # 1 by measurement (benchmarks/train.py --section threads, VC config, 2 cores): a second thread buys 3% on a
+    # quiet machine and costs 11x beside one other busy process (threads waiting for a held core spin)
+    threads: int = 1
 
 
 @dataclass(frozen=True)

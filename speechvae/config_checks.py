@@ -78,6 +78,7 @@ def first_problem(cfg) -> str | None:
         (0 <= cfg.postfilter.ms_weight <= 1, "postfilter.ms_weight must be in [0, 1]"),
         (cfg.train.device in ("auto", "cpu", "cuda"), "train.device must be auto, cpu or cuda"),
         (cfg.train.step in ("auto", "autograd"), "train.step must be auto or autograd"),
+        (cfg.train.threads >= 0, "train.threads must be >= 0 (0: the cores not busy with other work)"),
         (cfg.train.max_memory_mb >= 0 and cfg.train.block_frames >= 1,
          "train.max_memory_mb must be >= 0 and train.block_frames >= 1"),
     ]

@@ -1,7 +1,9 @@
 """Training, checkpoints, resume, reconstruction and the model-side CLI commands."""
 import json
+import logging
 import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -380,3 +382,45 @@ def test_residual_layer_norm_mlp_trains_and_reloads(featdir, tmp_path):
     assert tm.model.residual and len(tm.model.enc_norm) == 3
     f = Features.load(featdir / "feats" / "part2.npz")
     np.testing.assert_array_equal(reconstruct(tm, f).mcep, reconstruct(load_model(tmp_path / "e"), f).mcep)
+
+
+def test_cpu_threads_take_the_free_cores(monkeypatch):
+    """train.threads 0 (auto): the usable cores less the processes busy elsewhere, at least 1; N > 0: N."""
+    from speechvae import device
+
+    monkeypatch.setattr(device, "usable_cores", lambda: 2)
+    for busy, want in ((0, 2), (1, 1), (5, 1)):
+        monkeypatch.setattr(device, "busy_elsewhere", lambda busy=busy: busy)
+        assert device.cpu_threads(0) == want
+    assert device.cpu_threads(3) == 3
+
+
+def test_a_busy_process_is_seen_by_the_thread_choice():
+    """A process spinning on a core shows in the running-task count the auto thread choice reads."""
+    import subprocess
+    import sys
+
+    from speechvae.device import busy_elsewhere
+
+    burner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 20: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_elsewhere(samples=9) >= 1
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def test_train_threads_sets_torchs_threads_and_a_resume_may_change_them(three_part_featdir, tmp_path, caplog):
+    before = torch.get_num_threads()
+    try:
+        with caplog.at_level(logging.INFO, logger="speechvae"):
+            assert main(["train", str(three_part_featdir), "-o", str(tmp_path / "e"), "--epochs", "1", "--threads",
+                         "1", "--set", "model.hidden=[8]"]) == 0
+        assert torch.get_num_threads() == 1 and "CPU threads: 1 (train.threads 1" in caplog.text
+        assert main(["-q", "train", str(three_part_featdir), "-o", str(tmp_path / "e"), "--epochs", "2", "--threads",
+                     "2", "--set", "model.hidden=[8]", "--resume"]) == 0  # where it runs is not a conflict
+        assert torch.get_num_threads() == 2
+        assert main(["-q", "train", str(three_part_featdir), "-o", str(tmp_path / "f"), "--threads", "-1"]) == 2
+    finally:
+        torch.set_num_threads(before)

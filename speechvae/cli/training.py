@@ -19,6 +19,8 @@ def train_add(p):
     p.add_argument("--train-list", help="training utterance ids (default: all but the held-out ones)")
     p.add_argument("--valid-list", help="held-out utterance ids (default: the last train.valid_fraction of sorted ids)")
     p.add_argument("--epochs", type=int, help="train.epochs (default 15)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="train.threads: CPU threads (default 1; 0: the cores not busy with other work at the start)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"],
                    help="train.device (default auto: CUDA when present, else CPU)")
     resume = p.add_mutually_exclusive_group()
@@ -29,7 +31,8 @@ def train_add(p):
 def train_run(args) -> int:
     from speechvae.training.loop import fit
 
-    extra = [f"train.{k}={v}" for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None]
+    extra = [f"train.{k}={v}" for k, v in (("epochs", args.epochs), ("device", args.device),
+                                                       ("threads", args.threads)) if v is not None]
     cfg = load_config_args(args, extra)
     try:
         hist = fit(args.featdir, args.output, cfg, stats_path=args.stats, resume=args.resume,

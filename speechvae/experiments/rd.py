@@ -13,6 +13,7 @@ continuous projection has no rate until quantised).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -46,11 +47,11 @@ COLUMNS = ("model", "cell", "latent", "stride", "dims_per_frame", "mcd_db", "gv_
 def _train_and_score(args: tuple) -> dict:
     """Worker: one cell, trained unless finished, then scored on the eval utterances."""
 
-
     featdir, celldir, base, assign, lists, threads = args
     torch.set_num_threads(threads)
     celldir = Path(celldir)
     cfg = cell_config(base, assign)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))  # the cell's share
     metrics_file = celldir / "metrics.json"
     try:
         finished = training_finished(load_checkpoint(celldir), cfg) and metrics_file.exists()

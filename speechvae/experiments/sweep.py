@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -69,6 +70,7 @@ def _run_cell(args: tuple) -> dict:
     t0 = time.perf_counter()
     try:
         cfg = cell_config(base, assign)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))  # the cell's share
         # a sweep owns its cells: a re-run trains them again
         hist = fit(featdir, Path(outdir) / "cells" / cell_name(assign), cfg, overwrite=True, progress=False)
         last = hist[-1]

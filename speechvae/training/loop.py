@@ -23,7 +23,7 @@ from speechvae.analysis.features import resolve_analysis
 from speechvae.analysis.stats import Stats
 from speechvae.config import Config, config_diff, load_config, save_config
 from speechvae.console import progress_bar
-from speechvae.device import resolve_device
+from speechvae.device import cpu_threads, resolve_device, usable_cores
 from speechvae.expdir import CHECKPOINT_NAME, CONFIG_YAML, DATA_JSON, LOG_CSV, ExperimentError
 from speechvae.models import build, count_parameters, init_weights
 from speechvae.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -85,8 +85,9 @@ def read_log_csv(path: str | Path) -> list[dict]:
 
 def resume_conflicts(old: Config, new: Config) -> list[str]:
     """Settings that differ between a checkpoint's config and this run's, other than train.epochs,
-    train.patience and train.device (when to stop and where to run: what a resumed run may change)."""
-    norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, patience=0, device="auto"))
+    train.patience, train.device and train.threads (when to stop and where to run: what a resumed run may change)."""
+    norm = lambda c: dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=0, patience=0, device="auto",
+                                                                      threads=1))
     if not new.model.speakers:  # training fills in a conditioned model's speakers: a resume need not repeat them
         new = dataclasses.replace(new, model=dataclasses.replace(new.model, speakers=old.model.speakers))
     return config_diff(norm(old), norm(new))
@@ -114,6 +115,10 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config | None = None, *, s
         log.info("analysis settings taken from %s/analysis.yaml (fs %d Hz)", featdir, feat_analysis.fs)
     cfg = dataclasses.replace(cfg, analysis=feat_analysis)
     device = resolve_device(cfg.train.device)
+    threads = cpu_threads(cfg.train.threads)
+    torch.set_num_threads(threads)
+    log.info("CPU threads: %d (train.threads %s, %d usable cores)", threads,
+             cfg.train.threads or "auto: the free cores", usable_cores())
     ckpt_file = expdir / CHECKPOINT_NAME
     ck = _check_expdir(ckpt_file, cfg, resume, overwrite)
     expdir.mkdir(parents=True, exist_ok=True)
