@@ -1,5 +1,5 @@
-"""Two scored conversions of the same sentences side by side, with paired bootstrap intervals (the dev choices of the
-conversion work).
+"""Two scored conversions of the same sentences side by side, with paired bootstrap intervals (how the conversion
+configurations were chosen on dev).
 
     python benchmarks/vc_compare.py A/vc.json B/vc.json [--resamples 2000] [--seed 0]
 

@@ -18,7 +18,7 @@ scored with the same post-filter settings is not scored again. --three: the thre
 benchmarks/vc_many.py (run that first) converting the AISHELL-1 speaker S0913 to bdl and to slt (its 8 dev
 utterances; no parallel recording, so no MCD and a GV ratio against the target's recordings of other sentences).
 --cell: another model of benchmarks/vc.py (a name of its CELLS, trained by it first) in place of vc.yaml, so that
-the model changes of the conversion work are judged as the post-filters are, on the same sentences. --high-from K:
+the conversion model changes are judged as the post-filters are, on the same sentences. --high-from K:
 every GV setting goes --weight-high of the way from cK up (the two-band GV post-filter, postfilter.gv_high_from).
 """
 from __future__ import annotations

@@ -161,3 +161,47 @@ def test_conversion_page_shows_every_system_and_sentence(converted, tmp_path):
     # the #selftest hook sorted the sentences by the model's MCD in the browser
     order = re.findall(r'<tr data-utt="([^"]+)"', r.stdout)
     assert order == sorted(m["model"]["per_utterance"], key=lambda u: m["model"]["per_utterance"][u]["mcd_db"])
+
+
+def test_judgements_are_read_back_and_only_a_new_conversion_is_judged(converted, tmp_path, monkeypatch, caplog):
+    """evaluate-vc --quality-cache: the same figures as without it; a second run judges nothing again; a new
+    conversion of the same sentences (another model's output) is the only thing judged; a damaged entry is judged
+    again, with a warning."""
+    import shutil
+
+    from speechvae.evaluation.quality import measures
+
+    feat, out, js = converted
+    m, calls = measures(), []
+    real_dnsmos, real_embedding = m.dnsmos, m.embedding
+    monkeypatch.setattr(m, "dnsmos", lambda x, fs, what="": calls.append(("dnsmos", what)) or real_dnsmos(x, fs, what))
+    monkeypatch.setattr(m, "embedding",
+                        lambda x, fs, what="": calls.append(("embedding", what)) or real_embedding(x, fs, what))
+    cache = tmp_path / "cache"
+
+    def run(folder, name):
+        assert main(["-q", "evaluate-vc", str(folder), str(feat), "-o", str(tmp_path / name), "--quality",
+                     "--quality-cache", str(cache)]) == 0
+        return json.loads((tmp_path / name).read_text())["quality"]
+
+    first = run(out, "a.json")
+    assert first["systems"] == json.loads(js.read_text())["quality"]["systems"]  # the same figures as uncached
+    judged_first = len(calls)
+    assert judged_first >= 2 * 5 * 2  # two sentences x five systems x (DNSMOS, embedding), and the centroids
+    calls.clear()
+    assert run(out, "b.json")["systems"] == first["systems"] and calls == []
+    other = tmp_path / "conv2"
+    shutil.copytree(out, other)
+    for wav in (other / "wav").rglob("*.wav"):  # another model's conversions: the same sentences, other samples
+        y, fs = sf.read(wav)
+        sf.write(wav, 0.5 * y, fs)
+    calls.clear()
+    second = run(other, "c.json")
+    assert sorted(calls) == sorted((k, f"{u} (model)") for k in ("dnsmos", "embedding") for u in ("lo/s0", "lo/s1"))
+    assert second["systems"]["none"] == first["systems"]["none"]
+    entry = next(cache.rglob("*.json"))
+    entry.write_text('{"format": "speechvae-judgement-1", "key": "')  # truncated
+    calls.clear()
+    with caplog.at_level("WARNING", logger="speechvae"):
+        assert run(out, "d.json")["systems"] == first["systems"]
+    assert 1 <= len(calls) <= 2 and "judged again" in caplog.text

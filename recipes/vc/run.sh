@@ -134,7 +134,9 @@ for pair in "${pairs[@]}"; do set -- ${pair}; [ -f "${exp}/vc_$1_$2.json" ] && s
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     quality=""
-    if quality_ok; then quality="--quality"; else
+    # the judgements of every waveform are kept beside the features: the references (unchanged from one model to the
+    # next) are judged once, and a re-run with a new model judges only its conversions
+    if quality_ok; then quality="--quality --quality-cache ${workdir}/quality_cache"; else
         say 5 "speechvae[quality] not installed: MCD and F0 only (pip install 'speechvae[quality]')"; fi
     scored=()
     for pair in "${pairs[@]}"; do
@@ -146,7 +148,8 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
                 --figure "${exp}/vc_$1_$2.png" ${quality}
         elif [ -n "${quality}" ]; then
             say 5 "evaluate $1 -> $2 (no sentence in common: speaker similarity and DNSMOS) -> ${exp}/vc_$1_$2.json"
-            speechvae evaluate-vc "${exp}/convert_$1_$2" "${feat}" -o "${exp}/vc_$1_$2.json" --quality
+            # shellcheck disable=SC2086  # quality: two flags
+            speechvae evaluate-vc "${exp}/convert_$1_$2" "${feat}" -o "${exp}/vc_$1_$2.json" ${quality}
         else
             say 5 "$1 -> $2: no sentence in common and no speechvae[quality]: nothing to measure"; continue
         fi

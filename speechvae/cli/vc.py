@@ -43,6 +43,9 @@ def evaluate_vc_add(p):
     p.add_argument("--quality", action="store_true",
                    help="also speaker similarity (to the target and the source) and DNSMOS of the conversions, the "
                         "references and the target's copy synthesis (needs speechvae[quality]; ~15 s per sentence)")
+    p.add_argument("--quality-cache", metavar="DIR",
+                   help="keep each waveform's judgement (DNSMOS, speaker embedding) in DIR and read it back when the "
+                        "same waveform comes again: the references are judged once, not for every model")
 
 
 def evaluate_vc_run(args) -> int:
@@ -51,7 +54,7 @@ def evaluate_vc_run(args) -> int:
     # a bad --utt: refused first
     fig = conversion_figure(args.converted, args.target, args.utt) if args.figure else None
     m = evaluate_conversion(args.converted, args.target, outdir=args.output, quality=args.quality,
-                            progress=not args.quiet)
+                            progress=not args.quiet, quality_cache=args.quality_cache)
     if fig is not None:
         from speechvae.plots import save_figure
         log.info("envelopes -> %s", save_figure(fig, args.figure))

@@ -19,6 +19,7 @@ from speechvae.analysis.featdir import (
 from speechvae.analysis.features import Features
 from speechvae.analysis.mcep import mcep_to_sp
 from speechvae.analysis.stats import Stats
+from speechvae.evaluation.judgements import JudgementCache
 from speechvae.evaluation.metrics import MCD_PROTOCOLS
 from speechvae.evaluation.quality import require
 from speechvae.models.checkpoint import CheckpointError, load_checkpoint
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir: str | Path | None = None,
-                        quality: bool = False, progress: bool = True) -> dict:
+                        quality: bool = False, progress: bool = True, quality_cache: str | Path | None = None) -> dict:
     """Score a folder written by :func:`convert_folder` against the target speaker's recordings of the same
     sentences in ``target_dir`` (matched by name), beside the two references on the same sentences: ``none``
     (the source utterances) and ``meanstd`` (with the statistics the conversion used). Returns
@@ -42,7 +43,9 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
     similarity to the target and the source, the share nearer the target, DNSMOS, for these systems and the
     target's copy synthesis and recordings). ``parallel``: whether the target read the converted sentences; when
     it did not (no name in common), only ``quality`` is measured, with the target's rows on recordings of other
-    sentences (:func:`non_parallel_pairs`); ``scored``: the (converted id, target id) pairs."""
+    sentences (:func:`non_parallel_pairs`); ``scored``: the (converted id, target id) pairs. ``quality_cache``: a
+    folder of judgements (:class:`~speechvae.evaluation.judgements.JudgementCache`): a waveform judged there before,
+    as every reference is on the next model's evaluation, is read back, not judged again."""
     if quality:
         require()
     converted, target_dir = FeatureFolder.of(converted), FeatureFolder.of(target_dir)  # each manifest read once
@@ -78,9 +81,12 @@ def evaluate_conversion(converted: str | Path, target_dir: str | Path, *, outdir
                sources=sorted(set(src_of[u] for u, _ in pairs)),
                held_out=not (set(u for p in pairs for u in p) & trained), mcd_protocols=MCD_PROTOCOLS)
     if quality:
+        cache = JudgementCache(quality_cache) if quality_cache is not None else None
         out["quality"] = conversion_quality(converted, source_dir, target_dir, pairs, src_of, tgt,
                                             lambda s: lambda f: meanstd_convert(f, stats[s], stats[tgt]), trained,
-                                            progress=progress)
+                                            progress=progress, cache=cache)
+        if cache is not None:
+            log.info("judgements: %d read back from %s, %d made", cache.hits, quality_cache, cache.misses)
     if outdir is not None:
         write_json(Path(outdir), out)
     return out

@@ -27,6 +27,7 @@ from speechvae.analysis.audio import AudioError, read_audio
 from speechvae.analysis.featdir import feature_path, read_manifest, sentence_name, speakers, utt_file
 from speechvae.analysis.features import Features, vocode
 from speechvae.console import progress_bar
+from speechvae.evaluation.judgements import JudgementCache
 from speechvae.evaluation.quality import (
     BadAudio,
     centroid,
@@ -63,11 +64,28 @@ def versions(converted: Path, source_dir: Path, target_dir: Path, u: str, t: str
     return out, fs
 
 
-def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], trained: set[str]
-                       ) -> tuple[np.ndarray | None, dict]:
+def judge(m, x: np.ndarray, fs: int, what: str, cache: JudgementCache | None = None, scores: bool = True) -> dict:
+    """One waveform's judgement: ``scores`` (:func:`~speechvae.evaluation.quality.score_version`: DNSMOS; absent with
+    ``scores=False``), its speaker ``embedding`` (a list, None when it could not be made) and ``embedding_error``;
+    read back from ``cache`` when it holds this waveform (then its error lines name the utterance first judged)."""
+
+    def run() -> dict:
+        out = {"scores": score_version(m, x, fs, what)} if scores else {}
+        try:
+            out.update(embedding=[float(v) for v in m.embedding(x, fs, what)], embedding_error=None)
+        except BadAudio as e:
+            out.update(embedding=None, embedding_error=str(e))
+        return out
+
+    return run() if cache is None else cache.judged(x, fs, run, "scores+embedding" if scores else "embedding")
+
+
+def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], trained: set[str],
+                       cache: JudgementCache | None = None) -> tuple[np.ndarray | None, dict]:
     """The centroid of ``speaker``'s recordings in ``featdir`` (manifest paths) not trained on, preferring sentences
     not in ``exclude_names``; returns it (None when no recording could be embedded: similarity to this speaker is
-    then not measured, and the reason is logged) and what it was made of (for the JSON)."""
+    then not measured, and the reason is logged) and what it was made of (for the JSON). ``cache``: embeddings
+    judged before are read back (:class:`~speechvae.evaluation.judgements.JudgementCache`)."""
     paths = {r["utt_id"]: r["path"] for r in read_manifest(featdir)}
     own = speakers(featdir).get(speaker, [])
     held = [u for u in own if u not in trained]
@@ -83,9 +101,15 @@ def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], tra
     fs = Features.load(feature_path(featdir, use[0])).fs if use else 16000
     for u in use:
         try:
-            embs.append(m.embedding(read_audio(paths[u], fs), fs, u))
-        except (AudioError, BadAudio) as e:
+            x = read_audio(paths[u], fs)
+        except AudioError as e:
             failed.append(str(e))
+            continue
+        j = judge(m, x, fs, u, cache, scores=False)
+        if j["embedding"] is None:
+            failed.append(j["embedding_error"])
+        else:
+            embs.append(np.asarray(j["embedding"], dtype=np.float32))
     if not embs:
         log.warning("speaker %s: no usable recording in %s for a speaker-similarity reference (%s): similarity to "
                     "this speaker not measured", speaker, featdir, "; ".join(failed[:3]) or "none listed")
@@ -104,30 +128,32 @@ def conversion_quality(
     meanstd_of,
     trained: set[str],
     progress: bool = True,
+    cache: JudgementCache | None = None,
 ) -> dict:
     """Speaker similarity and DNSMOS of every system (:data:`SYSTEMS`) on the scored ``pairs`` (converted id,
     target id). ``meanstd_of(source speaker)`` -> the mean/std map of that speaker's features.
     Returns ``{"systems": {name: {similarity_target, similarity_source, nearer_target, dnsmos_*}},
-    "per_utterance": {id: {name: {...}}}, "centroids": {...}, "failures": [...], "conventions": {...}}``."""
+    "per_utterance": {id: {name: {...}}}, "centroids": {...}, "failures": [...], "conventions": {...}}``. With a
+    ``cache``, a waveform judged before (the references, unchanged from one model to the next) is read back."""
     names = {sentence_name(x) for p in pairs for x in p}  # the same set for parallel pairs; both sides otherwise
     cents, about = {}, {}
     for spk, folder in [(tgt, target_dir)] + [(s, source_dir) for s in sorted(set(src_of[u] for u, _ in pairs))]:
         if spk not in cents:
-            cents[spk], about[spk] = reference_centroid(folder, spk, names, trained)
+            cents[spk], about[spk] = reference_centroid(folder, spk, names, trained, cache)
     recordings = {r["utt_id"]: r["path"] for r in read_manifest(target_dir)}
     m, per, failures = measures(), {}, []
     for u, t in progress_bar(pairs, desc="speaker similarity, DNSMOS", unit="utt", enabled=progress):
         waves, fs = versions(converted, source_dir, target_dir, u, t, meanstd_of(src_of[u]), recordings.get(t))
         row = {}
         for name, x in waves.items():
-            what = f"{u} ({name})"
-            r = score_version(m, x, fs, what)
+            j = judge(m, x, fs, f"{u} ({name})", cache)
+            r = dict(j["scores"])
+            if "errors" in r:
+                r["errors"] = list(r["errors"])  # this run's own list: the embedding's error may join it
             ct, cs = cents[tgt], cents[src_of[u]]
-            try:
-                e = m.embedding(x, fs, what) if ct is not None or cs is not None else None
-            except BadAudio as err:
-                e = None
-                r.setdefault("errors", []).append(str(err))
+            e = None if j["embedding"] is None else np.asarray(j["embedding"], dtype=np.float32)
+            if e is None and (ct is not None or cs is not None):
+                r.setdefault("errors", []).append(j["embedding_error"])
             if e is not None and ct is not None:
                 r["similarity_target"] = cosine(e, ct)
             if e is not None and cs is not None:
