@@ -73,7 +73,7 @@ def trained(feat: Path, exp: Path, cfg, train_list: Path, valid_list: Path) -> P
 def aishell_split(out: Path) -> tuple[Path, Path]:
     """The AISHELL-1 S0913 features and the fixed 64 / 8 / 8 split by id (``out/lists/{train,dev,eval}.list``)
     that the compact-codes and VQ benchmarks share: (feature folder, lists folder)."""
-    from speechvae.analysis.corpus import collect_inputs
+    from speechvae.analysis.inputs import collect_inputs
     from speechvae.analysis.splits import write_split_lists
 
     feat = aishell_features()
@@ -84,7 +84,8 @@ def aishell_split(out: Path) -> tuple[Path, Path]:
 
 def aishell_features(jobs: int = 2) -> Path:
     """Analyse the AISHELL-1 speaker once into data/bench/aishell1_S0913 (re-runs skip done files)."""
-    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+    from speechvae.analysis.corpus import analyze_corpus
+    from speechvae.analysis.inputs import collect_inputs
     from speechvae.config import AnalysisConfig
 
     out = ROOT / "data" / "bench" / "aishell1_S0913"

@@ -19,8 +19,9 @@ from _common import corpus_or_exit, table
 
 import speechvae  # noqa: F401
 from speechvae.analysis.audio import read_audio
-from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.corpus import analyze_corpus
 from speechvae.analysis.features import extract_f0, highpass, resolve_analysis
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.analysis.mcep import mcep_to_sp, sp_to_mcep
 from speechvae.config import AnalysisConfig
 

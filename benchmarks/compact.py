@@ -25,8 +25,9 @@ from pathlib import Path
 from _common import ROOT, aishell_split, corpus_or_exit, judged, table, trained
 
 import speechvae  # noqa: F401
-from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.corpus import analyze_corpus
 from speechvae.analysis.featdir import read_id_list, select_utts
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.config import AnalysisConfig
 from speechvae.evaluation.baselines import fit_pca, pca_name, pca_rebuild
 from speechvae.evaluation.evaluate import evaluate

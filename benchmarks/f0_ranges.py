@@ -22,9 +22,10 @@ from _common import ROOT, corpus_or_exit, table
 
 import speechvae  # noqa: F401
 from speechvae.analysis.audio import read_audio
-from speechvae.analysis.corpus import collect_inputs, read_f0_ranges
+from speechvae.analysis.corpus import read_f0_ranges
 from speechvae.analysis.f0range import estimate_ranges
 from speechvae.analysis.features import extract_f0, highpass, resolve_analysis
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.config import AnalysisConfig
 from speechvae.parallel import task_runner
 

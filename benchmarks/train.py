@@ -98,7 +98,8 @@ def matmul_floor_fps(cfg, dim: int, batch: int, reps: int = 300) -> float:
 
 def vc_features(sentences: int) -> Path:
     """CMU ARCTIC bdl and slt, their first ``sentences`` sentences, analysed once into data/bench/threads_arctic."""
-    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+    from speechvae.analysis.corpus import analyze_corpus
+    from speechvae.analysis.inputs import collect_inputs
     from speechvae.config import AnalysisConfig
 
     db = corpus_or_exit("cmu_arctic_bdl_slt")

@@ -31,8 +31,9 @@ from pathlib import Path
 from _common import ROOT, corpus_or_exit, table, trained
 
 import speechvae  # noqa: F401
-from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.corpus import analyze_corpus
 from speechvae.analysis.featdir import speakers
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.config import AnalysisConfig, load_config
 from speechvae.evaluation.evaluate import evaluate
 from speechvae.inference.model import load_model

@@ -69,7 +69,8 @@ def tiny_config(**sets):
 @pytest.fixture(scope="session")
 def three_part_featdir(tmp_path_factory, example_wav) -> Path:
     """The pysptk utterance cut into three utterances part0..part2, analysed (default settings)."""
-    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+    from speechvae.analysis.corpus import analyze_corpus
+    from speechvae.analysis.inputs import collect_inputs
 
     root = tmp_path_factory.mktemp("corpus")
     x, fs = sf.read(example_wav)

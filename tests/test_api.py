@@ -10,7 +10,6 @@ import pytest
 from test_vc import synthetic_parallel_featdir
 
 import speechvae as sv
-from speechvae.analysis import featdir as featdir_mod
 from speechvae.analysis.featdir import FeatureFolder, UnsafeNameError, feature_path, stats_for
 from speechvae.cli import main
 
@@ -131,9 +130,11 @@ def test_every_public_name_resolves_and_is_documented():
 
 def test_the_feature_folder_reads_its_manifest_once_and_guards_its_paths(tmp_path, monkeypatch):
     feat, train, held = synthetic_parallel_featdir(tmp_path / "feat", sentences=3)
-    calls = []
-    real = featdir_mod.read_manifest
-    monkeypatch.setattr(featdir_mod, "read_manifest", lambda d: calls.append(d) or real(d))
+    calls = []  # reads of the manifest file itself
+    real_read = Path.read_text
+    monkeypatch.setattr(Path, "read_text",
+                        lambda self, *a, **k: (calls.append(self) if self.name == "manifest.tsv" else None)
+                        or real_read(self, *a, **k))
     folder = FeatureFolder.of(feat)
     assert FeatureFolder.of(folder) is folder and os.fspath(folder) == str(feat)
     assert folder.speakers() == {"a": ["a/s00", "a/s01", "a/s02"], "b": ["b/s00", "b/s01", "b/s02"]}

@@ -4,9 +4,10 @@ import pytest
 import soundfile as sf
 from conftest import FS, harmonic
 
-from speechvae.analysis.corpus import CorpusError, analyze_corpus, collect_inputs
+from speechvae.analysis.corpus import analyze_corpus
 from speechvae.analysis.featdir import FeatureFolderError, read_manifest, select_utts
 from speechvae.analysis.features import Features
+from speechvae.analysis.inputs import CorpusError, collect_inputs
 from speechvae.analysis.splits import write_split_lists
 from speechvae.analysis.stats import Stats
 from speechvae.cli import main

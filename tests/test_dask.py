@@ -11,7 +11,8 @@ distributed = pytest.importorskip("distributed", reason="Dask not installed (pip
 
 from conftest import FS, harmonic  # noqa: E402
 
-from speechvae.analysis.corpus import analyze_corpus, collect_inputs  # noqa: E402
+from speechvae.analysis.corpus import analyze_corpus  # noqa: E402
+from speechvae.analysis.inputs import collect_inputs  # noqa: E402
 from speechvae.config import AnalysisConfig  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import soundfile as sf
 import torch
 from conftest import FS, harmonic
 
-from speechvae.analysis.corpus import collect_inputs
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.analysis.splits import write_split_lists
 from speechvae.analysis.stats import Stats
 from speechvae.cli import build_parser, main

@@ -131,7 +131,7 @@ def test_every_entry_point_refuses_an_unsafe_id_before_any_work(world, tmp_path,
 
 
 def test_a_list_path_under_dot_dot_gives_its_real_folder_as_speaker(tmp_path, monkeypatch):
-    from speechvae.analysis.corpus import collect_inputs
+    from speechvae.analysis.inputs import collect_inputs
 
     (tmp_path / "bdl").mkdir()
     sf.write(tmp_path / "bdl" / "a.wav", harmonic(0.3), FS)

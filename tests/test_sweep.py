@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+from speechvae.analysis.corpus import analyze_corpus
+from speechvae.analysis.inputs import collect_inputs
 from speechvae.cli import main
 from speechvae.config import AnalysisConfig, ConfigError
 from speechvae.experiments.sweep import parse_grid, run_sweep

@@ -11,7 +11,7 @@ from conftest import FS, harmonic
 from scipy.signal import lfilter
 from test_recipes import ROOT, _env, _run
 
-from speechvae.analysis.corpus import CorpusError, collect_inputs
+from speechvae.analysis.inputs import CorpusError, collect_inputs
 from speechvae.analysis.splits import write_sentence_split
 from speechvae.report.matrix_page import write_matrix
 from speechvae.vc.evaluate import non_parallel_pairs

@@ -21,6 +21,19 @@ class AudioError(ValueError):
     """A file that cannot be used as speech input; the message names the file and the cause."""
 
 
+def resample(x: np.ndarray, from_fs: int, to_fs: int) -> np.ndarray:
+    """``(N,)`` samples at ``from_fs`` Hz -> the same at ``to_fs`` Hz (``scipy.signal.resample_poly`` by the
+    reduced ratio; the input itself when the rates agree).
+
+    >>> len(resample(np.zeros(441), 44100, 16000))
+    160
+    """
+    if from_fs == to_fs:
+        return x
+    g = gcd(int(from_fs), int(to_fs))
+    return resample_poly(x, int(to_fs) // g, int(from_fs) // g)
+
+
 def read_audio(path: str | Path, fs: int, min_samples: int = 1) -> np.ndarray:
     """Read ``path`` as mono float64 samples in [-1, 1] at ``fs`` Hz.
 
@@ -53,7 +66,7 @@ def read_audio(path: str | Path, fs: int, min_samples: int = 1) -> np.ndarray:
     if file_fs != fs:
         g = gcd(int(file_fs), int(fs))
         log.info("%s: resampled %d Hz -> %d Hz (resample_poly %d/%d)", path, file_fs, fs, fs // g, file_fs // g)
-        x = resample_poly(x, fs // g, file_fs // g)
+        x = resample(x, file_fs, fs)
     if len(x) < min_samples:
         raise AudioError(
             f"{path}: too short ({len(x)} samples at {fs} Hz; need at least {min_samples})"

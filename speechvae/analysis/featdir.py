@@ -215,10 +215,9 @@ def read_id_list(path: str | Path) -> list[str]:
     return ids
 
 
-def select_utts(featdir: str | Path, list_file: str | Path | None = None, ids: list[str] | None = None) -> list[str]:
-    """Utterance ids of ``featdir``'s manifest (or ``ids``, when the manifest was read already), optionally
-    restricted to those in ``list_file``."""
-    ids = [r["utt_id"] for r in read_manifest(featdir)] if ids is None else ids
+def select_utts(featdir: str | Path, list_file: str | Path | None = None) -> list[str]:
+    """Utterance ids of ``featdir``'s manifest, optionally restricted to those in ``list_file``."""
+    ids = [r["utt_id"] for r in read_manifest(featdir)]
     if list_file is None:
         return ids
     wanted = read_id_list(list_file)
@@ -325,16 +324,11 @@ class FeatureFolder:
 
     def speakers(self, utt_ids: list[str] | None = None) -> dict[str, list[str]]:
         """Speaker -> its utterance ids (manifest order), over ``utt_ids`` or the whole folder."""
-        keep = None if utt_ids is None else set(utt_ids)
-        out: dict[str, list[str]] = {}
-        for r in self.manifest:
-            if keep is None or r["utt_id"] in keep:
-                out.setdefault(r["speaker"], []).append(r["utt_id"])
-        return out
+        return speakers(self, utt_ids)
 
     def speaker_of(self) -> dict[str, str]:
         """Utterance id -> its speaker, over the whole folder."""
-        return {r["utt_id"]: r["speaker"] for r in self.manifest}
+        return utterance_speakers(self)
 
     def frames(self) -> dict[str, int]:
         """Utterance id -> its number of frames."""
@@ -342,7 +336,7 @@ class FeatureFolder:
 
     def select(self, list_file: str | Path | None = None) -> list[str]:
         """The utterance ids, optionally only those of ``list_file`` (refused when it names one not stored)."""
-        return select_utts(self.path, list_file, self.utt_ids)
+        return select_utts(self, list_file)
 
     def feature_path(self, utt_id: str) -> Path:
         """``feats/<utt_id>.npz``, the id checked (:func:`check_utt_id`) and the path kept inside the folder."""

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 import pysptk
 import pyworld
-from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.signal import butter, sosfiltfilt
 
-from speechvae.analysis.audio import read_audio
+from speechvae.analysis.audio import read_audio, resample
 from speechvae.analysis.mcep import mcep_to_sp, sp_to_mcep
 from speechvae.config import AnalysisConfig
 from speechvae.store import StoreError, load_npz, save_npz
@@ -202,9 +201,7 @@ def analyze(
         raise ValueError(f"samples of shape {x.shape}: analyze takes (N,) mono samples or a wav path")
     if fs is None:
         raise ValueError("analyze(samples) needs their sampling rate: analyze(x, fs=16000)")
-    if fs != cfg.fs:
-        g = gcd(int(fs), int(cfg.fs))
-        x = resample_poly(x, cfg.fs // g, fs // g)
+    x = resample(x, fs, cfg.fs)
     if len(x) < min_samples(cfg):
         raise ValueError(f"{len(x)} samples at {cfg.fs} Hz: too short to analyse (need {min_samples(cfg)})")
     return analyze_waveform(x, cfg)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from speechvae.analysis.corpus import CorpusError, Utterance
 from speechvae.analysis.featdir import inside, sentence_name
+from speechvae.analysis.inputs import CorpusError, Utterance
 from speechvae.store import atomic_write_text
 
 log = logging.getLogger(__name__)

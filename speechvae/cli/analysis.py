@@ -32,7 +32,8 @@ def analyze_add(p):
 
 
 def analyze_run(args) -> int:
-    from speechvae.analysis.corpus import analyze_corpus, collect_inputs
+    from speechvae.analysis.corpus import analyze_corpus
+    from speechvae.analysis.inputs import collect_inputs
 
     extra = [f"analysis.{k}={v}" for k, v in (("f0_method", args.f0), ("f0_floor", args.f0_floor),
                                                ("f0_ceil", args.f0_ceil), ("fs", args.fs),
@@ -60,7 +61,7 @@ def lists_add(p):
 
 
 def lists_run(args) -> int:
-    from speechvae.analysis.corpus import collect_inputs
+    from speechvae.analysis.inputs import collect_inputs
     from speechvae.analysis.splits import write_sentence_split, write_split_lists
 
     split = write_sentence_split if args.by_sentence else write_split_lists

@@ -24,12 +24,10 @@ import logging
 import warnings
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
 
-from speechvae.analysis.audio import AudioError, read_audio
+from speechvae.analysis.audio import AudioError, read_audio, resample
 from speechvae.analysis.featdir import feature_path, read_manifest
 from speechvae.analysis.features import Features, vocode
 from speechvae.console import progress_bar
@@ -79,10 +77,7 @@ def to_16k(x: np.ndarray, fs: int, what: str = "audio") -> np.ndarray:
     if len(x) < MIN_SECONDS * fs:
         raise BadAudio(f"{what}: {len(x) / fs:.2f} s, too short to measure (at least {MIN_SECONDS:g} s; DNSMOS "
                        f"repeats clips under its {DNSMOS_WINDOW_S} s window, but not a fragment)")
-    if fs != FS:
-        g = gcd(int(fs), FS)
-        x = resample_poly(x, FS // g, int(fs) // g)
-    return x
+    return resample(x, fs, FS)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

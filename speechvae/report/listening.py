@@ -18,9 +18,9 @@ from pathlib import Path
 import yaml
 
 from speechvae.analysis.audio import read_audio, write_wav
-from speechvae.analysis.corpus import CorpusError
 from speechvae.analysis.featdir import check_utt_id, feature_path, read_manifest, select_utts
 from speechvae.analysis.features import Features, vocode
+from speechvae.analysis.inputs import CorpusError
 from speechvae.config import config_to_dict
 from speechvae.console import progress_bar
 from speechvae.evaluation.evaluate import evaluate

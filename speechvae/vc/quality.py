@@ -64,20 +64,27 @@ def versions(converted: Path, source_dir: Path, target_dir: Path, u: str, t: str
     return out, fs
 
 
-def judge(m, x: np.ndarray, fs: int, what: str, cache: JudgementCache | None = None, scores: bool = True) -> dict:
-    """One waveform's judgement: ``scores`` (:func:`~speechvae.evaluation.quality.score_version`: DNSMOS; absent with
-    ``scores=False``), its speaker ``embedding`` (a list, None when it could not be made) and ``embedding_error``;
-    read back from ``cache`` when it holds this waveform (then its error lines name the utterance first judged)."""
+def scores(m, x: np.ndarray, fs: int, what: str, cache: JudgementCache | None = None) -> dict:
+    """:func:`~speechvae.evaluation.quality.score_version` of one waveform (DNSMOS), read back from ``cache`` when it
+    holds this waveform (then its error lines name the utterance first judged)."""
+    if cache is None:
+        return score_version(m, x, fs, what)
+    return cache.judged(x, fs, lambda: score_version(m, x, fs, what), "scores")
+
+
+def embedding(m, x: np.ndarray, fs: int, what: str, cache: JudgementCache | None = None) -> tuple[np.ndarray | None,
+                                                                                                  str | None]:
+    """One waveform's speaker embedding ``(256,)`` float32 and None, or None and why it could not be made; read back
+    from ``cache`` when it holds this waveform (a recording in a centroid and as a system is embedded once)."""
 
     def run() -> dict:
-        out = {"scores": score_version(m, x, fs, what)} if scores else {}
         try:
-            out.update(embedding=[float(v) for v in m.embedding(x, fs, what)], embedding_error=None)
+            return {"embedding": [float(v) for v in m.embedding(x, fs, what)], "error": None}
         except BadAudio as e:
-            out.update(embedding=None, embedding_error=str(e))
-        return out
+            return {"embedding": None, "error": str(e)}
 
-    return run() if cache is None else cache.judged(x, fs, run, "scores+embedding" if scores else "embedding")
+    j = run() if cache is None else cache.judged(x, fs, run, "embedding")
+    return (None if j["embedding"] is None else np.asarray(j["embedding"], dtype=np.float32)), j["error"]
 
 
 def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], trained: set[str],
@@ -105,11 +112,11 @@ def reference_centroid(featdir: Path, speaker: str, exclude_names: set[str], tra
         except AudioError as e:
             failed.append(str(e))
             continue
-        j = judge(m, x, fs, u, cache, scores=False)
-        if j["embedding"] is None:
-            failed.append(j["embedding_error"])
+        e, why = embedding(m, x, fs, u, cache)
+        if e is None:
+            failed.append(why)
         else:
-            embs.append(np.asarray(j["embedding"], dtype=np.float32))
+            embs.append(e)
     if not embs:
         log.warning("speaker %s: no usable recording in %s for a speaker-similarity reference (%s): similarity to "
                     "this speaker not measured", speaker, featdir, "; ".join(failed[:3]) or "none listed")
@@ -146,14 +153,16 @@ def conversion_quality(
         waves, fs = versions(converted, source_dir, target_dir, u, t, meanstd_of(src_of[u]), recordings.get(t))
         row = {}
         for name, x in waves.items():
-            j = judge(m, x, fs, f"{u} ({name})", cache)
-            r = dict(j["scores"])
+            what = f"{u} ({name})"
+            r = dict(scores(m, x, fs, what, cache))
             if "errors" in r:
                 r["errors"] = list(r["errors"])  # this run's own list: the embedding's error may join it
             ct, cs = cents[tgt], cents[src_of[u]]
-            e = None if j["embedding"] is None else np.asarray(j["embedding"], dtype=np.float32)
-            if e is None and (ct is not None or cs is not None):
-                r.setdefault("errors", []).append(j["embedding_error"])
+            e = None
+            if ct is not None or cs is not None:
+                e, why = embedding(m, x, fs, what, cache)
+                if e is None:
+                    r.setdefault("errors", []).append(why)
             if e is not None and ct is not None:
                 r["similarity_target"] = cosine(e, ct)
             if e is not None and cs is not None:
