@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/fixes.py
 	$(PY) benchmarks/vq.py
+	$(PY) benchmarks/codec.py
 	$(PY) benchmarks/framestore.py
 	$(PY) benchmarks/vc.py
 	$(PY) benchmarks/vc_parallel.py

@@ -2,7 +2,8 @@
 
 audio -> WORLD features and mel-cepstra (:mod:`speechvae.analysis`) -> a VAE (:mod:`speechvae.models`, trained by
 :mod:`speechvae.training`) -> reconstructions, codes and conversions (:mod:`speechvae.inference`, :mod:`speechvae.vc`)
--> WORLD resynthesis, measures (:mod:`speechvae.evaluation`) and listening pages (:mod:`speechvae.report`).
+-> WORLD resynthesis, measures (:mod:`speechvae.evaluation`) and listening pages (:mod:`speechvae.report`); a
+residual VQ-VAE is also a speech codec (:mod:`speechvae.codec`: wavs to bitstream files and back).
 
 The functions a notebook needs are here, each the same code a ``speechvae`` command runs:
 
@@ -46,6 +47,12 @@ _API = {
     "load_model": ("speechvae.inference.model", "load_model"),
     "encode_folder": ("speechvae.inference.codes", "encode_folder"),
     "decode_folder": ("speechvae.inference.codes", "decode_folder"),
+    # the speech codec
+    "Codec": ("speechvae.codec.codec", "Codec"),
+    "load_codec": ("speechvae.codec.codec", "load_codec"),
+    "encode_bitstreams": ("speechvae.codec.folder", "encode_files"),
+    "decode_bitstreams": ("speechvae.codec.folder", "decode_files"),
+    "evaluate_codecs": ("speechvae.evaluation.codecs", "judge_codecs"),
     # evaluation
     "mcd": ("speechvae.evaluation.metrics", "mcd"),
     "gv_ratio": ("speechvae.evaluation.metrics", "gv_ratio"),

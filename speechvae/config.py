@@ -1,7 +1,7 @@
 """Typed configuration: frozen dataclasses per section, loaded from YAML.
 
 One YAML file holds every section (``analysis``, ``model``, ``init``, ``loss``, ``train``,
-``postfilter``). Unknown keys are errors (a typo must not silently fall back to a default),
+``postfilter``, ``codec``). Unknown keys are errors (a typo must not silently fall back to a default),
 and ``--set section.key=value`` overrides are parsed with YAML rules, then checked against
 the field's type.
 
@@ -66,6 +66,9 @@ class ModelConfig:
     codebooks: int = 5
     codebook_size: int = 256
     vq_decay: float = 0.99  # EMA decay of the codebook updates
+    # quantizer dropout (residual only): this share of training vectors is decoded from a random first m of the
+    # codebooks, so the first m of them are a usable coarser code (a codec at several bit rates from one model)
+    vq_dropout: float = 0.0
     # Speaker code (voice conversion): "none", "decoder" (a one-hot of the speaker beside z into the decoder) or
     # "both" (into the encoder too, so z need not carry who speaks); `speakers` is filled by training from the
     # training utterances' speakers (its order fixes the one-hot) and saved with the checkpoint
@@ -177,9 +180,21 @@ class PostfilterConfig:
 
 
 @dataclass(frozen=True)
+class CodecConfig:
+    """The speech codec's bit allocation (``speechvae codec encode``): per latent vector (``model.stride`` frames),
+    the envelope's first residual codebooks, then log-F0 with voicing, c0 and each aperiodicity band, each a scalar
+    quantiser fitted on the training set. For a VQ-VAE with residual codebooks."""
+
+    bitrate: float = 2.4  # kbit/s a 3-s utterance may take, header included: the most envelope codebooks that fit
+    f0_bits: int = 7  # log-F0 levels: 2**bits - 1 of them, code 0 = unvoiced
+    c0_bits: int = 4  # power (c0) levels: 2**bits
+    bap_bits: int = 1  # levels per aperiodicity band: 2**bits
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of a run, one frozen section per stage: ``analysis``, ``model``, ``init``, ``loss``,
-    ``train``, ``postfilter`` (YAML sections of the same names; :func:`load_config` reads one)."""
+    ``train``, ``postfilter``, ``codec`` (YAML sections of the same names; :func:`load_config` reads one)."""
 
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -187,6 +202,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     postfilter: PostfilterConfig = field(default_factory=PostfilterConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:

@@ -9,8 +9,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "speechvae"
 # stage of each top-level part of the package: a module may import from its own stage or an earlier one
 STAGE = {"version": 0, "config_checks": 0, "config": 1, "console": 1, "store": 1, "parallel": 2, "plots": 2,
-         "device": 1, "expdir": 1, "analysis": 3, "models": 4, "training": 5, "inference": 6, "evaluation": 7,
-         "vc": 8, "report": 9, "experiments": 10, "cli": 11, "__main__": 12, "": 12}
+         "device": 1, "expdir": 1, "analysis": 3, "models": 4, "training": 5, "inference": 6, "codec": 7,
+         "evaluation": 8, "vc": 9, "report": 10, "experiments": 11, "cli": 12, "__main__": 13, "": 13}
 MAX_LINES = 400
 
 

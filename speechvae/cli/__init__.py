@@ -11,15 +11,23 @@ import argparse
 import logging
 import sys
 
-from speechvae.cli import analysis, evaluation, experiments, inference, report, training, vc
-from speechvae.cli.common import EXIT_INTERRUPTED, EXIT_REFUSED, Command, HelpFormatter, Interrupted
+from speechvae.cli import analysis, codec, evaluation, experiments, inference, report, training, vc
+from speechvae.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    Command,
+    HelpFormatter,
+    Interrupted,
+    add_common_flags,
+    common_flags,
+)
 from speechvae.console import setup_logging
 from speechvae.version import __version__
 
 log = logging.getLogger("speechvae")
 
 # One module per command group, in the order of the data flow (the order of ``speechvae --help``).
-GROUPS = (analysis, training, inference, evaluation, report, vc, experiments)
+GROUPS = (analysis, training, inference, codec, evaluation, report, vc, experiments)
 
 
 def commands() -> list[Command]:
@@ -33,13 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speechvae", description=doc[0], epilog="\n\n".join(doc[1:]),
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"speechvae {__version__}")
-    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
-    for p in (parser, common):
-        p.add_argument("-q", "--quiet", action="store_true", default=p is parser or argparse.SUPPRESS,
-                       help="warnings and errors only, no progress bars")
-        p.add_argument("--debug", action="store_true", default=p is parser or argparse.SUPPRESS,
-                       help="show the Python traceback of an error")
-    parser.set_defaults(quiet=False, debug=False)
+    add_common_flags(parser, top=True)
+    common = common_flags()  # accepted before or after the command
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for c in commands():
         p = sub.add_parser(c.name, help=c.help, description=c.help, formatter_class=HelpFormatter, parents=[common])

@@ -36,9 +36,25 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+def add_common_flags(p: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-q`` and ``--debug``: on the top parser with their defaults, on a command's parser without (so that a
+    flag given before the command is not reset by the command's parser)."""
+    p.add_argument("-q", "--quiet", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="warnings and errors only, no progress bars")
+    p.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="show the Python traceback of an error")
+
+
+def common_flags() -> argparse.ArgumentParser:
+    """A parent parser holding :func:`add_common_flags`, for commands and their sub-commands."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_common_flags(p)
+    return p
+
+
 def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML",
-                   help="config file (sections analysis, model, init, loss, train, postfilter; "
+                   help="config file (sections analysis, model, init, loss, train, postfilter, codec; "
                         "see recipes/folder/conf/default.yaml); default: built-in defaults")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")

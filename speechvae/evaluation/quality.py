@@ -94,11 +94,19 @@ class Measures:
     # -- intrusive: a processed waveform against the recording it came from ------------------------------
     def pesq_wb(self, ref: np.ndarray, deg: np.ndarray, fs: int, what: str = "audio") -> float:
         """PESQ wideband MOS-LQO of ``deg`` against ``ref`` (same length after trimming to the shorter)."""
+        return self._pesq(ref, deg, fs, what, "wb")
+
+    def pesq_nb(self, ref: np.ndarray, deg: np.ndarray, fs: int, what: str = "audio") -> float:
+        """PESQ narrowband MOS-LQO (P.862, 16 kHz input filtered to telephone band) of ``deg`` against ``ref``."""
+        return self._pesq(ref, deg, fs, what, "nb")
+
+    @staticmethod
+    def _pesq(ref: np.ndarray, deg: np.ndarray, fs: int, what: str, mode: str) -> float:
         from pesq import pesq
 
         r, d = _common(to_16k(ref, fs, f"{what} (reference)"), to_16k(deg, fs, what))
         try:
-            return float(pesq(FS, r, d, "wb"))
+            return float(pesq(FS, r, d, mode))
         except Exception as e:  # the library's own errors: no utterance found, buffer too short
             raise BadAudio(f"{what}: PESQ failed ({type(e).__name__}: {e})") from None
 

@@ -188,12 +188,15 @@ def encode_codes(tm: Model, feats: Features, speaker: str | None = None) -> np.n
 
 @torch.no_grad()
 def codes_to_latents(tm: Model, codes: np.ndarray) -> np.ndarray:
-    """Code indices ``(T', n)`` -> the quantised latent ``(T', latent)`` float32 that :func:`decode` takes."""
+    """Code indices ``(T', n)`` -> the quantised latent ``(T', latent)`` float32 that :func:`decode` takes; a residual
+    quantiser also takes the first m < n codebooks' indices ``(T', m)`` (a coarser code)."""
     vq = _require_vq(tm)
     codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[1] != vq.n or codes.min(initial=0) < 0 or codes.max(initial=0) >= vq.size:
+    m = codes.shape[1] if codes.ndim == 2 else -1
+    fits = m == vq.n or (vq.kind == "residual" and 1 <= m < vq.n)
+    if not fits or codes.min(initial=0) < 0 or codes.max(initial=0) >= vq.size:
         raise ValueError(f"codes of shape {codes.shape} (max {codes.max(initial=0)}) do not fit this model's "
-                         f"{vq.n} codebooks of {vq.size} entries")
+                         f"{vq.n} {vq.kind} codebooks of {vq.size} entries")
     return vq.lookup(torch.as_tensor(codes.astype(np.int64), device=tm.device)).cpu().numpy()
 
 

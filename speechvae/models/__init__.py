@@ -59,7 +59,8 @@ def build(cfg: Config, dim: int) -> nn.Module:
     else:
         raise ValueError(f"unknown model.kind {m.kind!r}")
     if m.quantizer != "none":
-        model.quantizer = Quantizer(m.latent, m.codebooks, m.codebook_size, m.quantizer, m.vq_decay)
+        model.quantizer = Quantizer(m.latent, m.codebooks, m.codebook_size, m.quantizer, m.vq_decay,
+                                    m.vq_dropout)
     if cfg.loss.adversarial > 0:
         if len(m.speakers) < 2:
             raise ValueError("loss.adversarial tells speakers apart: it needs two or more (model.speakers)")

@@ -38,12 +38,14 @@ def checkpoint_path(path: str | Path) -> Path:
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
                     cfg: Config, stats: Stats, history: list[dict], train_utts: list[str] = (),
                     speaker_stats: dict[str, Stats] | None = None, best: tuple[int, dict] | None = None,
-                    pairs: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+                    pairs: tuple[torch.Tensor, torch.Tensor] | None = None,
+                    side: dict[str, np.ndarray] | None = None) -> None:
     """Write atomically: a killed process leaves the previous checkpoint intact. ``speaker_stats``: a
     speaker-conditioned model's per-speaker statistics (mel-cepstrum and log-F0 over its training utterances).
     ``best``: (epoch, model state) of the epoch early stopping keeps (``train.keep_best``); ``model`` stays the
     last epoch's, which a resumed run continues. ``pairs``: the (source, target) frame indices loss.parallel trains on
-    when it re-aligns them (loss.parallel_realign), so that a resumed run continues on the same ones."""
+    when it re-aligns them (loss.parallel_realign), so that a resumed run continues on the same ones. ``side``: the
+    codec's side-stream quantiser tables (:class:`speechvae.models.side.SideQuantizers`), fitted on the training set."""
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -59,6 +61,8 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer: torc
     }
     if pairs is not None:
         state["parallel_pairs"] = {"src": pairs[0].detach().cpu(), "tgt": pairs[1].detach().cpu()}
+    if side is not None:
+        state["side_quantizers"] = {k: torch.as_tensor(np.asarray(v)) for k, v in side.items()}
     if best is not None:
         state["best_epoch"] = int(best[0])
         state["best_model"] = {k: v.detach().cpu() for k, v in best[1].items()}
@@ -80,6 +84,7 @@ class Checkpoint:
     best_epoch: int | None = None  # train.keep_best: the epoch of the lowest held-out MCD, whose weights ...
     best_state: dict | None = None  # ... build_model uses (model_state is the last epoch's, for resuming)
     parallel_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # loss.parallel_realign: the pairs in use
+    side_quantizers: dict[str, np.ndarray] | None = None  # a residual VQ-VAE: the codec's side-stream tables
 
     @property
     def model_epoch(self) -> int:
@@ -153,7 +158,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                                          for spk, a in state.get("speaker_stats", {}).items()},
                           best_epoch=state.get("best_epoch"), best_state=state.get("best_model"),
                           parallel_pairs=(state["parallel_pairs"]["src"], state["parallel_pairs"]["tgt"])
-                          if "parallel_pairs" in state else None)
+                          if "parallel_pairs" in state else None,
+                          side_quantizers={k: v.numpy() for k, v in state["side_quantizers"].items()}
+                          if "side_quantizers" in state else None)
     except (KeyError, ConfigError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 

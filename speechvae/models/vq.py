@@ -5,7 +5,10 @@ vectors (no codebook loss); an entry no vector chose for ``DEAD_STEPS`` training
 to a random encoder output of the current batch (its stage's input, for residual codebooks). The encoder sees the
 decoder's gradient straight through the quantiser and a commitment loss pulls it toward its codes.
 
-A code costs exactly ``n * log2(K)`` bits per latent vector.
+A code costs exactly ``n * log2(K)`` bits per latent vector. A residual quantiser's first ``m`` codebooks are a
+coarser code of ``m * log2(K)`` bits (:meth:`Quantizer.lookup` of ``(..., m)`` codes); trained with ``dropout`` p
+(quantizer dropout, SoundStream, Zeghidour et al. 2021), a share p of the training vectors is decoded from a random
+first ``m`` in 1..n of its codebooks, so the decoder learns every such rate and one model serves them all.
 
 >>> import torch
 >>> q = Quantizer(latent=4, codebooks=2, size=16, kind="residual")
@@ -27,10 +30,14 @@ DEAD_STEPS = 50  # an entry unused for this many steps is dead and re-drawn (at 
 
 
 class Quantizer(nn.Module):
-    def __init__(self, latent: int, codebooks: int, size: int, kind: str = "residual", decay: float = 0.99):
+    def __init__(self, latent: int, codebooks: int, size: int, kind: str = "residual", decay: float = 0.99,
+                 dropout: float = 0.0):
         super().__init__()
         if kind not in ("residual", "product"):
             raise ValueError(f"quantizer must be residual or product, got {kind!r}")
+        if dropout and kind != "residual":
+            raise ValueError("quantizer dropout truncates a residual quantiser's codebooks: it needs kind residual")
+        self.dropout = float(dropout)
         if kind == "product" and latent % codebooks:
             raise ValueError(f"product quantisation splits model.latent={latent} over {codebooks} codebooks evenly")
         self.kind, self.n, self.size, self.decay = kind, codebooks, size, decay
@@ -70,15 +77,34 @@ class Quantizer(nn.Module):
                 residual = residual - q
         zq = torch.cat(parts, dim=1) if self.kind == "product" else torch.stack(parts).sum(dim=0)
         zq = zq.view_as(z)
-        commit = ((z - zq) ** 2).sum(dim=-1)
+        commit = ((z - zq) ** 2).sum(dim=-1)  # against the full code: the encoder is pulled to all its codebooks
         # straight-through only where a gradient flows: z + (zq - z) is not zq to the last bit, and codes
         # decoded from a file (lookup) must give exactly what reconstruction gives
         out = z + (zq - z).detach() if torch.is_grad_enabled() and z.requires_grad else zq
+        if self.training and self.dropout > 0:
+            # a truncated vector trains the decoder only: passed straight through, the decoder's gradient at the
+            # coarse code would move the encoder where the code does not follow, and the encoder's scale ran away
+            # (training diverged after 14 epochs of the codec's model)
+            trunc, full = self._truncated(parts, z)
+            out = torch.where(full.view(*z.shape[:-1], 1), out, trunc.detach())
         return out, torch.stack(codes, dim=1).view(*z.shape[:-1], self.n), commit
 
+    def _truncated(self, parts: list[torch.Tensor], z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The residual sum of ``parts`` (n of ``(N, latent)``) where a share ``dropout`` of the vectors keeps only
+        its first m codebooks, m uniform in 1..n (the others keep all n), and which vectors kept all ``(N,)``."""
+        n_vec = len(parts[0])
+        keep = torch.randint(1, self.n + 1, (n_vec,), device=z.device)
+        keep = torch.where(torch.rand(n_vec, device=z.device) < self.dropout, keep, torch.full_like(keep, self.n))
+        mask = (torch.arange(self.n, device=z.device)[:, None] < keep[None, :]).to(z.dtype)  # (n, N)
+        return (torch.stack(parts) * mask[:, :, None]).sum(dim=0).view_as(z), keep == self.n
+
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes ``(..., n)`` -> latent vectors ``(..., latent)``."""
-        vecs = [self.embed[i][codes[..., i].long()] for i in range(self.n)]
+        """Codes ``(..., n)`` -> latent vectors ``(..., latent)``; a residual quantiser also takes ``(..., m)``,
+        m < n: the coarser code of its first m codebooks."""
+        m = codes.shape[-1]
+        if m != self.n and not (self.kind == "residual" and 1 <= m < self.n):
+            raise ValueError(f"{m} codes per vector for {self.n} {self.kind} codebooks")
+        vecs = [self.embed[i][codes[..., i].long()] for i in range(m)]
         return torch.cat(vecs, dim=-1) if self.kind == "product" else torch.stack(vecs).sum(dim=0)
 
     def _stage_input(self, z: torch.Tensor, residual: torch.Tensor, i: int) -> torch.Tensor:

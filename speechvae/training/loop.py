@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speechvae.analysis.featdir import read_featdir_analysis, speakers, stats_for
-from speechvae.analysis.features import resolve_analysis
+from speechvae.analysis.featdir import feature_path, read_featdir_analysis, speakers, stats_for
+from speechvae.analysis.features import Features, resolve_analysis
 from speechvae.analysis.stats import Stats
 from speechvae.config import Config, config_diff, load_config, save_config
 from speechvae.console import progress_bar
@@ -27,6 +27,7 @@ from speechvae.device import cpu_threads, resolve_device, usable_cores
 from speechvae.expdir import CHECKPOINT_NAME, CONFIG_YAML, DATA_JSON, LOG_CSV, ExperimentError
 from speechvae.models import build, count_parameters, init_weights
 from speechvae.models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from speechvae.models.side import SideQuantizers, block_streams
 from speechvae.store import remove_stale_tmp, write_csv, write_json
 from speechvae.training.data import choose_split, prepare_data, realigned_pairs
 from speechvae.training.steps import evaluate_epoch, train_epoch
@@ -156,6 +157,9 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config | None = None, *, s
         log.info("VQ-VAE: %s quantiser, %d codebooks x %d entries = %g bits per latent vector (%g bits/frame)",
                  cfg.model.quantizer, cfg.model.codebooks, cfg.model.codebook_size, model.vq.bits,
                  model.bits_per_frame)
+    side = ck.side_quantizers if ck is not None else None
+    if side is None and cfg.model.quantizer == "residual":
+        side = fit_side_quantizers(featdir, tr, cfg.model.stride)
     best = (ck.best_epoch, ck.best_state) if ck is not None and ck.best_state is not None else None
     elapsed0 = history[-1]["elapsed_s"] if history else 0.0
     t0 = time.perf_counter()
@@ -187,7 +191,7 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config | None = None, *, s
             best = (epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         save_checkpoint(ckpt_file, model=model, optimizer=opt, epoch=epoch, cfg=cfg, stats=stats, history=history,
                         train_utts=tr, speaker_stats=speaker_stats, best=best,
-                        pairs=data.pairs if cfg.loss.parallel_realign else None)
+                        pairs=data.pairs if cfg.loss.parallel_realign else None, side=side)
         write_log_csv(expdir / LOG_CSV, history)
         bar.set_postfix(refresh=False, loss=f"{row['valid_loss']:.2f}", rec=f"{row['valid_recon']:.2f}",
                         kl=f"{row['valid_kl']:.2f}",
@@ -201,6 +205,20 @@ def fit(featdir: str | Path, expdir: str | Path, cfg: Config | None = None, *, s
     if best is not None:
         log.info("the checkpoint's model is epoch %d's (held-out MCD %.3f dB, train.keep_best)", *best_epoch(history))
     return history
+
+
+def fit_side_quantizers(featdir: Path, utts: list[str], stride: int) -> dict[str, np.ndarray]:
+    """The codec's side-stream quantisers (log-F0 and voicing, c0, band aperiodicity per ``stride`` frames) fitted
+    on the training utterances ``utts``: the tables the checkpoint keeps
+    (:class:`speechvae.models.side.SideQuantizers`)."""
+    blocks = []
+    for u in utts:
+        f = Features.load(feature_path(featdir, u))
+        blocks.append(block_streams(f.f0, f.mcep[:, 0], f.bap, stride))
+    side = SideQuantizers.fit(blocks)
+    log.info("codec side quantisers fitted on %d training utterances (%d blocks of %d frames)", len(utts),
+             sum(len(b["c0"]) for b in blocks), stride)
+    return side.to_arrays()
 
 
 def best_epoch(history: list[dict]) -> tuple[int, float]:
