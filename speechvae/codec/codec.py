@@ -5,9 +5,11 @@ format of :mod:`speechvae.codec.bitstream`; decoding is the inverse, then WORLD 
 Everything the decoder needs besides the model is in the file; the quantisers are the checkpoint's (fitted on the
 training set when the model was trained), so a file decodes only with the model that wrote it (fingerprint).
 
->>> codec = load_codec("exp/codec")                                            # doctest: +SKIP
->>> data = codec.encode("speech.wav", bitrate=2.4)                             # doctest: +SKIP
->>> y, fs = codec.decode(data)                                                 # doctest: +SKIP
+Use (a model of ``recipes/codec``; ``tests/test_codec.py`` runs the same on a small one)::
+
+    codec = load_codec("data/codec_cmu_arctic_bdl_slt/exp/codec")
+    data = codec.encode("speech.wav", bitrate=2.4)     # bytes
+    y, fs = codec.decode(data)                          # (N,) samples, Hz
 """
 from __future__ import annotations
 

@@ -71,15 +71,18 @@ def _page(result: dict, outdir: Path, title: str) -> str:
         cells = "".join(f'<td class="num">{"" if s[k] is None else f"{s[k]:.3f}"}</td>' for k, _ in PANELS)
         rate = "" if s["kbit_per_s"] is None else f"{s['kbit_per_s']:.2f}"
         out.append(f'<tr><th>{escape(s["name"])}</th><td class="num">{rate}</td>{cells}</tr>')
-    out.append("</table><h2>Listen</h2><table id=utterances><tr><th>utterance</th>"
-               + "".join(f"<th>{escape(s['name'])}</th>" for s in systems.values()) + "</tr>")
+    out.append("</table><h2>Listen</h2><p>Per utterance, every system: its player and its own figures.</p>")
     for p in result["utterances"]:
-        row = [f"<th>{escape(p['utt_id'])}</th>"]
+        out.append(f'<h3>{escape(p["utt_id"])}</h3><table data-utt="{escape(p["utt_id"])}"><tr><th>system</th>'
+                   "<th>listen</th><th>kbit/s</th><th>PESQ-WB</th><th>STOI</th><th>DNSMOS P.808</th></tr>")
         for key, s in systems.items():
             wav = os.path.relpath(utt_file(outdir / "wavs" / key, p["utt_id"], ".wav"), outdir)
             r = p["systems"].get(key, {})
-            note = "" if r.get("pesq_wb") is None else f"<br><small>PESQ-WB {r['pesq_wb']:.2f}</small>"
-            row.append(f'<td><audio controls preload="metadata" src="{escape(wav)}"></audio>{note}</td>')
-        out.append(f'<tr data-utt="{escape(p["utt_id"])}">' + "".join(row) + "</tr>")
-    out.append('</table><h2>Files that did not load</h2><pre id="load-errors"></pre></body></html>\n')
+            rate = "" if r.get("bytes") is None else f"{r['bytes'] * 8 / p['seconds'] / 1000:.2f}"
+            cells = "".join(f'<td class="num">{"" if r.get(k) is None else f"{r[k]:.3f}"}</td>'
+                            for k in ("pesq_wb", "stoi", "dnsmos_p808"))
+            out.append(f'<tr><th>{escape(s["name"])}</th><td><audio controls preload="metadata" '
+                       f'src="{escape(wav)}"></audio></td><td class="num">{rate}</td>{cells}</tr>')
+        out.append("</table>")
+    out.append('<h2>Files that did not load</h2><pre id="load-errors"></pre></body></html>\n')
     return "\n".join(out)
