@@ -60,11 +60,7 @@ def end_with_parent(owner_pid: int) -> None:
     everywhere (and for a parent that died before the signal was armed, or a fork server between the two)
     a daemon thread that checks twice a second that its parent and the owner are still there."""
     parent = os.getppid()  # the owner, or a fork server started by it
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+    die_with_parent()
 
     def alive() -> bool:
         if os.getppid() != parent:  # re-parented: whoever started us is gone
@@ -86,6 +82,17 @@ def end_with_parent(owner_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="speechvae-parent-watch", daemon=True).start()
+
+
+def die_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (elsewhere: nothing). Safe between fork
+    and exec, so a child process that is not Python can be made to end with its parent
+    (``subprocess.run(..., preexec_fn=die_with_parent)``)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

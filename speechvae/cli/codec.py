@@ -72,22 +72,33 @@ CODEC2_MODES = ("700C", "1300", "2400", "3200")  # the reference modes (speechva
 
 
 def codec_run(args) -> int:
-    from speechvae.codec.codec import load_codec
-    from speechvae.codec.folder import decode_files, encode_files
+    return {"encode": encode_run, "decode": decode_run, "evaluate": evaluate_run}[args.codec_command](args)
 
-    if args.codec_command == "encode":
-        bits = {k: v for k, v in (("f0_bits", args.f0_bits), ("c0_bits", args.c0_bits),
-                                  ("bap_bits", args.bap_bits), ("bitrate", args.bitrate)) if v is not None}
-        codec = load_codec(args.model, "cpu" if args.device == "auto" else args.device, **bits)
-        over = {k: v for k, v in (("f0_floor", args.f0_floor), ("f0_ceil", args.f0_ceil)) if v is not None}
-        info = encode_files(codec, args.inputs, args.output, progress=not args.quiet, **over)
-        log.info("%d utterances, %.1f s -> %d bytes (%.3f kbit/s measured, headers included; %d envelope "
-                 "codebook(s)) -> %s", info["utterances"], info["seconds"], info["bytes"], info["kbit_per_s"],
-                 info["codebooks"], args.output)
-        return report_failures(info["failures"])
-    if args.codec_command == "evaluate":
-        return evaluate_run(args)
-    codec = load_codec(args.model, "cpu" if args.device == "auto" else args.device)
+
+def _device(args) -> str:
+    return "cpu" if args.device == "auto" else args.device  # one utterance at a time: the CPU is quicker
+
+
+def encode_run(args) -> int:
+    from speechvae.codec.codec import load_codec
+    from speechvae.codec.folder import encode_files
+
+    bits = {k: v for k, v in (("f0_bits", args.f0_bits), ("c0_bits", args.c0_bits),
+                              ("bap_bits", args.bap_bits), ("bitrate", args.bitrate)) if v is not None}
+    codec = load_codec(args.model, _device(args), **bits)
+    over = {k: v for k, v in (("f0_floor", args.f0_floor), ("f0_ceil", args.f0_ceil)) if v is not None}
+    info = encode_files(codec, args.inputs, args.output, progress=not args.quiet, **over)
+    log.info("%d utterances, %.1f s -> %d bytes (%.3f kbit/s measured, headers included; %d envelope "
+             "codebook(s)) -> %s", info["utterances"], info["seconds"], info["bytes"], info["kbit_per_s"],
+             info["codebooks"], args.output)
+    return report_failures(info["failures"])
+
+
+def decode_run(args) -> int:
+    from speechvae.codec.codec import load_codec
+    from speechvae.codec.folder import decode_files
+
+    codec = load_codec(args.model, _device(args))
     done, failures = decode_files(codec, args.bitdir, args.output, args.gv_postfilter, progress=not args.quiet)
     for line in failures:
         log.error("%s", line)
@@ -97,15 +108,11 @@ def codec_run(args) -> int:
 
 def evaluate_run(args) -> int:
     from speechvae.analysis.inputs import collect_inputs
-    from speechvae.codec.codec import load_codec
     from speechvae.evaluation.codecs import judge_codecs, markdown_table, systems
     from speechvae.evaluation.quality import require
     from speechvae.report.codec_page import write_codec_report
 
     require()  # the measures: one line naming the extra to install
-    codec = load_codec(args.model)
-    for r in args.rates:
-        codec.allocation(r)  # a rate below the model's lowest: refused before any work
     rows = systems(args.rates, args.codec2, args.opus)
     result = judge_codecs(args.model, collect_inputs(args.inputs), args.output, rows, args.jobs,
                           progress=not args.quiet)

@@ -112,7 +112,7 @@ def read(data: bytes) -> tuple[Header, np.ndarray]:
     data = bytes(data)
     if len(data) == 0:
         raise BitstreamError("empty file, not a speechvae bitstream")
-    if data[:len(MAGIC)] != MAGIC[:len(data)] or len(data) < len(MAGIC):
+    if not data.startswith(MAGIC):
         raise BitstreamError("not a speechvae bitstream (no 'SVC' magic at its start)")
     if len(data) < HEADER_BYTES:
         raise BitstreamError(f"truncated: {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header")

@@ -103,12 +103,17 @@ class Codec:
         return [dataclasses.replace(top, codebooks=m).kbit_per_s() for m in range(1, top.codebooks + 1)]
 
     # --- encode -----------------------------------------------------------------------------------------
+    def analyze(self, audio: str | Path | np.ndarray, fs: int | None = None, **analysis) -> Features:
+        """WORLD analysis of a wav file or ``(N,)`` samples at ``fs`` Hz as the encoder does it: the model's settings,
+        F0 searched between its ``f0_floor`` and ``f0_ceil`` for every voice (the encoder does not know who speaks;
+        ``analysis`` overrides, e.g. ``f0_floor=60``)."""
+        return analyze(audio, fs, dataclasses.replace(self.analysis, f0_ranges=None), **analysis)
+
     def encode(self, audio: str | Path | np.ndarray, fs: int | None = None, bitrate: float | None = None,
                **analysis) -> bytes:
-        """A wav file or ``(N,)`` samples at ``fs`` Hz -> the bitstream (bytes). WORLD analysis with the model's
-        settings (F0 search between its ``f0_floor`` and ``f0_ceil``; ``analysis`` overrides, e.g. ``f0_floor=60``)."""
-        cfg = dataclasses.replace(self.analysis, f0_ranges=None)
-        return self.encode_features(analyze(audio, fs, cfg, **analysis), bitrate)
+        """A wav file or ``(N,)`` samples at ``fs`` Hz -> the bitstream (bytes): :meth:`analyze`, then
+        :meth:`encode_features`."""
+        return self.encode_features(self.analyze(audio, fs, **analysis), bitrate)
 
     def encode_features(self, feats: Features, bitrate: float | None = None) -> bytes:
         """Analysed :class:`Features` (the model's analysis settings) -> the bitstream."""

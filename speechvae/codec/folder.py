@@ -15,7 +15,7 @@ import soundfile as sf
 from speechvae.analysis.audio import write_wav
 from speechvae.analysis.featdir import read_manifest, utt_file, write_manifest
 from speechvae.analysis.inputs import collect_inputs
-from speechvae.codec.bitstream import BitstreamError, read
+from speechvae.codec.bitstream import BitstreamError
 from speechvae.codec.codec import Codec
 from speechvae.console import progress_bar
 
@@ -41,7 +41,8 @@ def encode_files(codec: Codec, inputs: list[str | Path], bitdir: str | Path, bit
     rows, total, seconds, failures = [], 0, 0.0, []
     for u in progress_bar(utts, desc="codec encode", unit="utt", enabled=progress):
         try:
-            data = codec.encode(u.path, bitrate=bitrate, **analysis)
+            feats = codec.analyze(u.path, **analysis)
+            data = codec.encode_features(feats, bitrate)
         except (ValueError, OSError, RuntimeError) as e:  # an unreadable or too short wav: named, the rest goes on
             failures.append(f"{u.path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
             continue
@@ -50,7 +51,7 @@ def encode_files(codec: Codec, inputs: list[str | Path], bitdir: str | Path, bit
         path.write_bytes(data)
         dur = sf.info(u.path).duration
         total, seconds = total + len(data), seconds + dur
-        rows.append({"utt_id": u.utt_id, "speaker": u.speaker, "path": u.path, "frames": read(data)[0].frames,
+        rows.append({"utt_id": u.utt_id, "speaker": u.speaker, "path": u.path, "frames": feats.frames,
                      "seconds": dur})
     write_manifest(bitdir, rows)
     return {"utterances": len(rows), "seconds": seconds, "bytes": total,

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from speechvae.analysis.audio import resample
-from speechvae.parallel import end_with_parent
+from speechvae.parallel import die_with_parent
 
 TOOLS = {"codec2": ("c2enc", "c2dec"), "opus": ("opusenc", "opusdec")}
 INSTALL = {"codec2": "apt-get install codec2 (c2enc, c2dec)", "opus": "apt-get install opus-tools (opusenc, opusdec)"}
@@ -38,17 +38,13 @@ def available(name: str) -> bool:
 
 def _run(cmd: list[str]) -> None:
     try:  # the child ends with us (a killed benchmark leaves no encoder running)
-        subprocess.run(cmd, check=True, capture_output=True, timeout=TIMEOUT_S, preexec_fn=_child_setup)
+        subprocess.run(cmd, check=True, capture_output=True, timeout=TIMEOUT_S, preexec_fn=die_with_parent)
     except FileNotFoundError:
         raise ReferenceCodecError(f"{cmd[0]} not found: {INSTALL['codec2' if cmd[0].startswith('c2') else 'opus']}"
                                   ) from None
     except subprocess.CalledProcessError as e:
         msg = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise ReferenceCodecError(f"{' '.join(cmd[:2])} failed: {msg[-1] if msg else e.returncode}") from None
-
-
-def _child_setup() -> None:
-    end_with_parent(0)
 
 
 def codec2(x: np.ndarray, fs: int, mode: str) -> tuple[np.ndarray, int]:

@@ -12,7 +12,6 @@ decode + WORLD synthesis), one thread each when run with ``OMP_NUM_THREADS=1``.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 
 from speechvae.analysis.audio import read_audio, write_wav
 from speechvae.analysis.featdir import utt_file
-from speechvae.analysis.features import analyze, synthesize
+from speechvae.analysis.features import Features, synthesize
 from speechvae.analysis.inputs import Utterance
 from speechvae.codec.codec import Codec, load_codec
 from speechvae.codec.references import CODEC2_MODES, INSTALL, align, available, codec2, opus
@@ -66,7 +65,6 @@ def systems(rates: list[float], codec2_modes: list[str] = CODEC2_MODES, opus_rat
 
 
 _CODECS: dict[str, Codec] = {}  # per worker process: the model loaded once
-TIMES: dict[str, tuple[float, float]] = {}  # the last run of each speechvae row: (encode s, decode s)
 
 
 def _codec(model: str) -> Codec:
@@ -75,29 +73,23 @@ def _codec(model: str) -> Codec:
     return _CODECS[model]
 
 
-def run_system(s: System, x: np.ndarray, fs: int, model: str) -> tuple[np.ndarray, int | None]:
-    """One system on ``x (N,)`` at ``fs`` -> (its output at ``fs``, bytes it needed; None for the uncoded rows)."""
+def _run_system(s: System, x: np.ndarray, fs: int, c: Codec, feats: Features | None,
+                analysis_s: float) -> tuple[np.ndarray, int | None, tuple[float, float] | None]:
+    """One system on ``x (N,)`` at ``fs`` -> (its output at ``fs``, bytes it needed, None for the uncoded rows;
+    speechvae rows: (encode s, decode s), the encode including the ``analysis_s`` that made ``feats``)."""
     if s.kind == "recording":
-        return x, None
+        return x, None, None
     if s.kind == "copy":
-        c = _codec(model)
-        return synthesize(analyze(x, fs, _analysis(c)))[0], None
+        return synthesize(feats)[0], None, None
     if s.kind == "speechvae":
-        c = _codec(model)
         t0 = time.perf_counter()
-        data = c.encode_features(analyze(x, fs, _analysis(c)), float(s.setting))
+        data = c.encode_features(feats, float(s.setting))
         t1 = time.perf_counter()
         y = c.decode(data)[0]
-        TIMES[s.key] = (t1 - t0, time.perf_counter() - t1)
-        return y, len(data)
+        return y, len(data), (analysis_s + t1 - t0, time.perf_counter() - t1)
     if s.kind == "codec2":
-        return codec2(x, fs, s.setting)
-    return opus(x, fs, float(s.setting))
-
-
-def _analysis(c: Codec):
-    """The model's analysis settings without per-speaker F0 ranges: a codec does not know who speaks."""
-    return dataclasses.replace(c.analysis, f0_ranges=None)
+        return (*codec2(x, fs, s.setting), None)
+    return (*opus(x, fs, float(s.setting)), None)
 
 
 def _judge_one(task: tuple) -> dict:
@@ -106,13 +98,18 @@ def _judge_one(task: tuple) -> dict:
     fs = c.analysis.fs
     x = read_audio(utt.path, fs)
     m = measures()
+    feats, analysis_s = None, 0.0
+    if any(s.kind in ("copy", "speechvae") for s in rows):  # one WORLD analysis serves copy synthesis and the codec
+        t0 = time.perf_counter()
+        feats = c.analyze(x, fs)
+        analysis_s = time.perf_counter() - t0
     out: dict = {"utt_id": utt.utt_id, "speaker": utt.speaker, "seconds": len(x) / fs, "systems": {}}
     for s in rows:
-        y, nbytes = run_system(s, x, fs, model)
+        y, nbytes, times = _run_system(s, x, fs, c, feats, analysis_s)
         write_wav(utt_file(Path(outdir) / "wavs" / s.key, utt.utt_id, ".wav"), y, fs)
         r: dict = {"bytes": nbytes}
-        if s.key in TIMES:  # wall seconds on this worker: analysis + encode, decode + synthesis
-            r["encode_s"], r["decode_s"] = TIMES.pop(s.key)
+        if times is not None:  # wall seconds on this worker: analysis + encode, decode + synthesis
+            r["encode_s"], r["decode_s"] = times
         try:
             ya = align(x, y, fs)
             r.update(pesq_wb=m.pesq_wb(x, ya, fs), pesq_nb=m.pesq_nb(x, ya, fs), stoi=m.stoi(x, ya, fs),
@@ -127,7 +124,11 @@ def _judge_one(task: tuple) -> dict:
 def judge_codecs(model: str | Path, utts: list[Utterance], outdir: str | Path, rows: list[System], jobs: int = 1,
                  progress: bool = True) -> dict:
     """Every system of ``rows`` on every utterance, judged (module docstring); wavs under ``outdir/wavs/<system>/``.
-    Returns ``{"systems": {key: {name, family, kbit_per_s, <measure>: mean, n}}, "utterances": [...]}``."""
+    Returns ``{"systems": {key: {name, family, kbit_per_s, <measure>: mean, n}}, "utterances": [...]}``. A
+    speechvae rate below the model's lowest is refused (ValueError) before any work."""
+    for s in rows:
+        if s.kind == "speechvae":
+            _codec(str(model)).allocation(float(s.setting))
     tasks = [(str(model), u, rows, str(outdir)) for u in utts]
     with task_runner(jobs) as run:
         per = run(_judge_one, tasks, desc="judge codecs", progress=progress)
@@ -157,16 +158,13 @@ def _similarities(per: list[dict]) -> None:
     """Each output's cosine with the centroid of its speaker's other recordings (its own when alone)."""
     own = {p["utt_id"]: np.asarray(p["systems"]["recording"]["embedding"]) for p in per
            if "embedding" in p["systems"].get("recording", {})}
+    speaker = {p["utt_id"]: p["speaker"] for p in per}
     for p in per:
-        mates = [e for u, e in own.items() if u != p["utt_id"] and _speaker(per, u) == p["speaker"]]
+        mates = [e for u, e in own.items() if u != p["utt_id"] and speaker[u] == p["speaker"]]
         ref = centroid(mates) if mates else own.get(p["utt_id"])
         for r in p["systems"].values():
             if ref is not None and "embedding" in r:
                 r["similarity"] = cosine(np.asarray(r["embedding"]), ref)
-
-
-def _speaker(per: list[dict], utt: str) -> str:
-    return next(p["speaker"] for p in per if p["utt_id"] == utt)
 
 
 def markdown_table(result: dict) -> str:
