@@ -18,6 +18,7 @@ from speechvae.analysis.inputs import collect_inputs
 from speechvae.codec.bitstream import BitstreamError
 from speechvae.codec.codec import Codec
 from speechvae.console import progress_bar
+from speechvae.store import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,7 @@ def encode_files(codec: Codec, inputs: list[str | Path], bitdir: str | Path, bit
         except (ValueError, OSError, RuntimeError) as e:  # an unreadable or too short wav: named, the rest goes on
             failures.append(f"{u.path}: {e.strerror if isinstance(e, OSError) and e.strerror else e}")
             continue
-        path = bitstream_path(bitdir, u.utt_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        atomic_write_bytes(bitstream_path(bitdir, u.utt_id), data)  # an interrupted run leaves no half file
         dur = sf.info(u.path).duration
         total, seconds = total + len(data), seconds + dur
         rows.append({"utt_id": u.utt_id, "speaker": u.speaker, "path": u.path, "frames": feats.frames,
